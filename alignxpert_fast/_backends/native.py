@@ -1,0 +1,42 @@
+"""Adapter over the C++/OpenMP extension ``alignxpert_fast._native``."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._threads import single_threaded_blas
+
+NAME = "native"
+try:
+    from .. import _native
+
+    LOAD_ERROR = None
+except ImportError as exc:  # extension not built: keep the reason for show_config
+    _native = None
+    LOAD_ERROR = f"{type(exc).__name__}: {exc}"
+
+KIND_CODES = {"linear": 0, "rbf": 1, "poly": 2, "cosine": 3, "sqeuclidean": 4, "euclidean": 5}
+
+
+def _fn(base, dtype):
+    return getattr(_native, f"{base}_{'f32' if dtype == np.float32 else 'f64'}")
+
+
+def gram(kernel, X, Y, out, *, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols):
+    with single_threaded_blas():
+        _fn("gram", X.dtype)(
+            KIND_CODES[kernel], X, Y, out, float(gamma), float(coef0), int(degree), bool(symmetric),
+            int(n_threads), int(block_rows), int(block_cols),
+        )
+
+
+def kernel_matvec(kernel, X, Y, V, out, *, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols):
+    with single_threaded_blas():
+        _fn("kernel_matvec", X.dtype)(
+            KIND_CODES[kernel], X, Y, V, out, float(gamma), float(coef0), int(degree), bool(symmetric),
+            int(n_threads), int(block_rows), int(block_cols),
+        )
+
+
+def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
+    with single_threaded_blas():
+        return _fn("stress", X.dtype)(X, Z, grad, int(n_threads), int(block_rows), int(block_cols))

@@ -1,0 +1,38 @@
+"""Block-size rules, the same on both sides of the seam (csrc/axf clamps to the shape).
+
+Gram matrices: tiles are written straight into the output, so the only constraint is
+gemm efficiency: large row panels (one per thread or more) and wide column tiles.
+Reductions and stress: each thread holds ``block_rows x block_cols`` tiles in private
+scratch, sized from ``working_memory`` (MiB, all threads together).
+"""
+from __future__ import annotations
+
+import math
+
+GRAM_MAX_ROWS = 2048
+GRAM_MAX_COLS = 4096
+MIN_BLOCK = 16
+
+
+def gram_blocks(n, m, n_threads, block_rows=None, block_cols=None):
+    """(block_rows, block_cols) for a full Gram/distance matrix."""
+    br = block_rows or max(MIN_BLOCK, min(GRAM_MAX_ROWS, math.ceil(max(n, 1) / n_threads)))
+    bc = block_cols or max(MIN_BLOCK, min(GRAM_MAX_COLS, max(m, 1)))
+    return int(br), int(bc)
+
+
+def reduction_blocks(n, m, p, itemsize, n_threads, working_memory, block_rows=None, block_cols=None, n_tiles=1):
+    """(block_rows, block_cols) for a blockwise reduction.
+
+    Per thread the scratch is ``n_tiles * br * bc`` tile entries plus ``2 * br * p``
+    accumulator entries; all threads together stay within ``working_memory`` MiB.
+    """
+    budget = working_memory * 2**20 / max(1, n_threads)
+    bc = block_cols or max(MIN_BLOCK, min(2048, max(m, 1)))
+    if block_rows:
+        br = block_rows
+    else:
+        per_row = n_tiles * bc * itemsize + 2 * p * 8
+        br = int(budget // max(per_row, 1))
+        br = max(MIN_BLOCK, min(br, 512, math.ceil(max(n, 1) / n_threads)))
+    return int(br), int(bc)

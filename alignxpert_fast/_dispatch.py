@@ -1,0 +1,80 @@
+"""The backend seam.
+
+::
+
+    public function (kernels.py, distances.py, stress.py)
+        |  _validation: 2-D, float32/float64, finite, C order, shapes, scalars, out
+        |  _threads.effective_n_threads, _blocking (tile sizes)
+        v
+    resolve_backend(backend)  ->  module in BACKENDS
+        |
+        +-- "native"    _backends/native.py     -> _native (C++17/OpenMP, csrc/axf/*.hpp)
+        +-- "numba"     _backends/numba_cpu.py  -> @njit(parallel=True, nogil=True) kernels
+        +-- "reference" _backends/reference.py  -> NumPy, blockwise, readable
+
+Every backend module exposes the same private functions with the same arguments, on
+validated, C-contiguous arrays of one float dtype::
+
+    gram(kernel, X, Y, out, *, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols)
+    kernel_matvec(kernel, X, Y, V_or_None, out, *, gamma, coef0, degree, symmetric, n_threads,
+                  block_rows, block_cols)
+    stress(X, Z, grad_or_None, *, n_threads, block_rows, block_cols) -> (value, num, den)
+
+``kernel`` is one of "linear", "rbf", "poly", "cosine", "sqeuclidean", "euclidean".
+The public layer centers inputs of translation-invariant kernels (rbf, distances,
+stress) on their mean in float64 before calling a backend, so float32 tile products do
+not suffer from cancellation.  Native and Numba tiles call BLAS gemm from their own
+threads, with every BLAS library limited to one thread for the duration of the call.
+
+``backend="auto"`` takes the first loaded backend in BACKEND_NAMES order, or the one set
+with ``set_config(backend=...)``.  An explicit backend that failed to load raises an
+ImportError that carries the original import error.
+"""
+from __future__ import annotations
+
+import importlib
+
+BACKEND_NAMES = ("native", "numba", "reference")
+_MODULES = {"native": "native", "numba": "numba_cpu", "reference": "reference"}
+_loaded = {}
+
+
+def _load(name):
+    if name not in _loaded:
+        try:
+            mod = importlib.import_module(f"alignxpert_fast._backends.{_MODULES[name]}")
+            _loaded[name] = (mod, getattr(mod, "LOAD_ERROR", None))
+        except Exception as exc:  # pragma: no cover - depends on the environment
+            _loaded[name] = (None, f"{type(exc).__name__}: {exc}")
+    return _loaded[name]
+
+
+def backend_status():
+    """{name: (available: bool, reason or None)} for every backend."""
+    out = {}
+    for name in BACKEND_NAMES:
+        mod, err = _load(name)
+        out[name] = (mod is not None and err is None, err)
+    return out
+
+
+def resolve_backend(backend="auto"):
+    """Return the backend module for ``backend`` ("auto", "native", "numba", "reference")."""
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a str, got {backend!r} of type {type(backend).__name__}")
+    if backend == "auto":
+        from ._config import get_config
+
+        backend = get_config()["backend"]
+    if backend == "auto":
+        for name in BACKEND_NAMES:
+            mod, err = _load(name)
+            if mod is not None and err is None:
+                return mod
+        raise ImportError("no backend could be loaded")  # pragma: no cover - reference always loads
+    if backend not in BACKEND_NAMES:
+        raise ValueError(f"backend must be one of {('auto',) + BACKEND_NAMES}, got {backend!r}")
+    mod, err = _load(backend)
+    if mod is None or err is not None:
+        raise ImportError(f"backend {backend!r} is not available: {err}")
+    return mod

@@ -1,0 +1,61 @@
+"""Thread-count resolution with scikit-learn's ``n_threads`` semantics.
+
+``None`` -> the configured default, else all cores the process may use (honouring
+``OMP_NUM_THREADS``); a negative value counts back from that maximum (-1 = all,
+-2 = all but one); ``0`` is an error.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+
+from ._validation import check_n_threads
+
+
+def max_threads():
+    """Cores available to this process, capped by OMP_NUM_THREADS when set."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        n = min(n, int(env))
+    return max(1, n)
+
+
+def effective_n_threads(n_threads=None):
+    """Resolve ``n_threads`` to a positive int (see module docstring)."""
+    if n_threads is None:
+        from ._config import get_config
+
+        n_threads = get_config()["n_threads"]
+        if n_threads is None:
+            return max_threads()
+    check_n_threads(n_threads)
+    mx = max_threads()
+    if n_threads < 0:
+        return max(1, mx + 1 + n_threads)
+    return int(n_threads)
+
+
+_blas_controller = None
+_blas_lock = threading.Lock()
+
+
+def _controller():
+    global _blas_controller
+    if _blas_controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController()
+    return _blas_controller
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Limit every loaded BLAS to one thread (our own threads call gemm per tile)."""
+    ctl = _controller()
+    with ctl.limit(limits=1, user_api="blas"):
+        yield

@@ -1,0 +1,121 @@
+// alignxpert_fast C++ core: shared definitions.
+//
+// Header-only, no Python headers.  Kernels are templates over T in {float, double}
+// and use a BLAS gemm reached through function pointers that the host module sets
+// once at import (pybind11 takes them from scipy.linalg.cython_blas, Cython cimports
+// them), so the core links against no BLAS library itself.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace axf {
+
+using index_t = std::ptrdiff_t;
+
+// ---------------------------------------------------------------- OpenMP shim
+inline bool openmp_enabled() {
+#ifdef _OPENMP
+    return true;
+#else
+    return false;
+#endif
+}
+
+inline int omp_max_threads() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+// ---------------------------------------------------------------- BLAS pointers
+// Fortran BLAS signatures (LP64, as exported by scipy.linalg.cython_blas).
+using sgemm_t = void (*)(const char*, const char*, const int*, const int*, const int*,
+                         const float*, const float*, const int*, const float*, const int*,
+                         const float*, float*, const int*);
+using dgemm_t = void (*)(const char*, const char*, const int*, const int*, const int*,
+                         const double*, const double*, const int*, const double*, const int*,
+                         const double*, double*, const int*);
+
+struct BlasTable {
+    sgemm_t sgemm = nullptr;
+    dgemm_t dgemm = nullptr;
+};
+
+inline BlasTable& blas_table() {
+    static BlasTable table;
+    return table;
+}
+
+inline void set_blas(void* sgemm, void* dgemm) {
+    blas_table().sgemm = reinterpret_cast<sgemm_t>(sgemm);
+    blas_table().dgemm = reinterpret_cast<dgemm_t>(dgemm);
+}
+
+inline bool blas_ready() { return blas_table().sgemm && blas_table().dgemm; }
+
+inline void fortran_gemm(const char* ta, const char* tb, int m, int n, int k, float alpha,
+                         const float* a, int lda, const float* b, int ldb, float beta,
+                         float* c, int ldc) {
+    blas_table().sgemm(ta, tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
+}
+inline void fortran_gemm(const char* ta, const char* tb, int m, int n, int k, double alpha,
+                         const double* a, int lda, const double* b, int ldb, double beta,
+                         double* c, int ldc) {
+    blas_table().dgemm(ta, tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
+}
+
+// Row-major C (M x N, ldc) = alpha * A (M x K, lda) * B (N x K, ldb)^T + beta * C.
+template <typename T>
+inline void gemm_nt(index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
+                    const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+    if (M == 0 || N == 0) return;
+    if (K == 0) {  // BLAS with k = 0 only scales C; do it ourselves for clarity
+        for (index_t i = 0; i < M; ++i)
+            for (index_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+        return;
+    }
+    // Column-major view: C^T (N x M) = B (as K x N col-major, transposed) * A^T.
+    fortran_gemm("T", "N", int(N), int(M), int(K), alpha, B, int(ldb), A, int(lda), beta, C, int(ldc));
+}
+
+// Row-major C (M x N, ldc) = alpha * A (M x K, lda) * B (K x N, ldb) + beta * C.
+template <typename T>
+inline void gemm_nn(index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
+                    const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+    if (M == 0 || N == 0) return;
+    if (K == 0) {
+        for (index_t i = 0; i < M; ++i)
+            for (index_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+        return;
+    }
+    fortran_gemm("N", "N", int(N), int(M), int(K), alpha, B, int(ldb), A, int(lda), beta, C, int(ldc));
+}
+
+// ---------------------------------------------------------------- helpers
+// Squared row norms accumulated in double.
+template <typename T>
+inline void row_sqnorms(const T* X, index_t n, index_t d, double* out, int n_threads) {
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (index_t i = 0; i < n; ++i) {
+        const T* x = X + i * d;
+        double s = 0.0;
+        for (index_t t = 0; t < d; ++t) s += double(x[t]) * double(x[t]);
+        out[i] = s;
+    }
+}
+
+inline index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
+
+}  // namespace axf

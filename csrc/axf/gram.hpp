@@ -1,0 +1,161 @@
+// Blockwise Gram matrices and Euclidean distances: "GEMM on a tile + fused epilogue".
+//
+// Every tile of the output is produced by one single-threaded BLAS gemm of an X row
+// panel against a Y row panel, immediately followed (while the tile is still in
+// cache) by the kernel's element-wise epilogue.  OpenMP threads own whole tiles, so
+// no two threads write the same element and results do not depend on thread count.
+//
+// Callers must limit the BLAS library to one thread around these calls (the Python
+// adapters do it with threadpoolctl): each OpenMP thread makes its own gemm calls.
+#pragma once
+
+#include "common.hpp"
+#include "vexp.hpp"
+
+namespace axf {
+
+enum class Kind : int { linear = 0, rbf = 1, poly = 2, cosine = 3, sqeuclidean = 4, euclidean = 5 };
+
+struct KernelParams {
+    double gamma = 1.0;
+    double coef0 = 1.0;
+    int degree = 3;
+};
+
+inline Kind kind_from_int(int k) {
+    if (k < 0 || k > 5) throw std::invalid_argument("kernel code must be in 0..5, got " + std::to_string(k));
+    return static_cast<Kind>(k);
+}
+
+inline bool uses_sqnorms(Kind k) {
+    return k == Kind::rbf || k == Kind::sqeuclidean || k == Kind::euclidean;
+}
+
+// Per-row auxiliary values: squared norms (distance kernels) or inverse norms (cosine),
+// computed in double and stored in T for the vectorized epilogue.
+template <typename T>
+inline void row_aux(Kind kind, const T* X, index_t n, index_t d, std::vector<T>& aux, int n_threads) {
+    aux.assign(size_t(n), T(0));
+    if (!(uses_sqnorms(kind) || kind == Kind::cosine)) return;
+    std::vector<double> sq(static_cast<size_t>(n));
+    row_sqnorms(X, n, d, sq.data(), n_threads);
+    for (index_t i = 0; i < n; ++i) {
+        if (kind == Kind::cosine) {
+            double nr = std::sqrt(sq[i]);
+            aux[i] = nr > 0.0 ? T(1.0 / nr) : T(0);
+        } else {
+            aux[i] = T(sq[i]);
+        }
+    }
+}
+
+// gemm scaling applied before the epilogue.
+template <typename T>
+inline T gemm_alpha(Kind kind, const KernelParams& p) {
+    if (uses_sqnorms(kind)) return T(-2);
+    if (kind == Kind::poly) return T(p.gamma);
+    return T(1);
+}
+
+// In-place epilogue on a tile C (rows x cols, leading dimension ldc) whose entries hold
+// gemm_alpha * <x_i, y_j>.  (r0, c0) is the tile's position, used to zero the diagonal
+// exactly when X is Y.
+template <typename T>
+inline void epilogue(Kind kind, const KernelParams& p, T* C, index_t ldc, index_t rows, index_t cols,
+                     const T* ax, const T* ay, bool symmetric, index_t r0, index_t c0) {
+    const T g = T(p.gamma);
+    switch (kind) {
+        case Kind::linear:
+            break;
+        case Kind::rbf:
+            for (index_t i = 0; i < rows; ++i) {
+                T* c = C + i * ldc;
+                const T xi = ax[i];
+                const T ng = -g;
+#pragma omp simd
+                for (index_t j = 0; j < cols; ++j) {
+                    T d2 = xi + ay[j] + c[j];
+                    d2 = d2 > T(0) ? d2 : T(0);
+                    c[j] = vexp(ng * d2);
+                }
+            }
+            break;
+        case Kind::sqeuclidean:
+        case Kind::euclidean: {
+            const bool root = kind == Kind::euclidean;
+            for (index_t i = 0; i < rows; ++i) {
+                T* c = C + i * ldc;
+                const T xi = ax[i];
+                if (root) {
+#pragma omp simd
+                    for (index_t j = 0; j < cols; ++j) {
+                        T d2 = xi + ay[j] + c[j];
+                        d2 = d2 > T(0) ? d2 : T(0);
+                        c[j] = std::sqrt(d2);
+                    }
+                } else {
+#pragma omp simd
+                    for (index_t j = 0; j < cols; ++j) {
+                        T d2 = xi + ay[j] + c[j];
+                        c[j] = d2 > T(0) ? d2 : T(0);
+                    }
+                }
+            }
+            break;
+        }
+        case Kind::poly: {
+            const T c0v = T(p.coef0);
+            const int deg = p.degree;
+            for (index_t i = 0; i < rows; ++i) {
+                T* c = C + i * ldc;
+#pragma omp simd
+                for (index_t j = 0; j < cols; ++j) {
+                    T b = c[j] + c0v;
+                    T r = b;
+                    for (int e = 1; e < deg; ++e) r *= b;
+                    c[j] = r;
+                }
+            }
+            break;
+        }
+        case Kind::cosine:
+            for (index_t i = 0; i < rows; ++i) {
+                T* c = C + i * ldc;
+                const T xi = ax[i];
+#pragma omp simd
+                for (index_t j = 0; j < cols; ++j) c[j] = c[j] * xi * ay[j];
+            }
+            break;
+    }
+    if (symmetric && (kind == Kind::rbf || kind == Kind::sqeuclidean || kind == Kind::euclidean)) {
+        const T dv = kind == Kind::rbf ? T(1) : T(0);
+        for (index_t i = 0; i < rows; ++i) {
+            index_t j = r0 + i - c0;
+            if (j >= 0 && j < cols) C[i * ldc + j] = dv;
+        }
+    }
+}
+
+// Full Gram / distance matrix: out (n x m, C order) = kernel(X (n x d), Y (m x d)).
+template <typename T>
+void gram(Kind kind, const KernelParams& p, const T* X, index_t n, const T* Y, index_t m, index_t d,
+          T* out, bool symmetric, int n_threads, index_t br, index_t bc) {
+    if (n == 0 || m == 0) return;
+    br = std::max<index_t>(1, std::min(br, n));
+    bc = std::max<index_t>(1, std::min(bc, m));
+    std::vector<T> ax, ay;
+    row_aux(kind, X, n, d, ax, n_threads);
+    if (symmetric) ay = ax; else row_aux(kind, Y, m, d, ay, n_threads);
+    const T alpha = gemm_alpha<T>(kind, p);
+    const index_t nbr = ceil_div(n, br), nbc = ceil_div(m, bc), ntiles = nbr * nbc;
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (index_t t = 0; t < ntiles; ++t) {
+        const index_t r0 = (t / nbc) * br, c0 = (t % nbc) * bc;
+        const index_t rows = std::min(br, n - r0), cols = std::min(bc, m - c0);
+        T* C = out + r0 * m + c0;
+        gemm_nt<T>(rows, cols, d, alpha, X + r0 * d, d, Y + c0 * d, d, T(0), C, m);
+        epilogue<T>(kind, p, C, m, rows, cols, ax.data() + r0, ay.data() + c0, symmetric, r0, c0);
+    }
+}
+
+}  // namespace axf

@@ -1,0 +1,227 @@
+// The only file that includes pybind11: argument checks, GIL release, *_f32 / *_f64 exports.
+//
+// Every function re-checks what it is given (dtype, C-contiguity, shapes, writability,
+// aliasing) while holding the GIL and throws std::invalid_argument (-> ValueError) or
+// pybind11::type_error (-> TypeError), so calling the module directly with bad
+// arguments raises instead of crashing.  The kernel itself runs with the GIL released.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstring>
+#include <string>
+
+#include "axf/gram.hpp"
+#include "axf/reductions.hpp"
+#include "axf/stress.hpp"
+
+namespace py = pybind11;
+using axf::index_t;
+
+#ifndef AXF_VERSION
+#define AXF_VERSION "dev"
+#endif
+
+namespace {
+
+template <typename T>
+const char* dtype_name() { return sizeof(T) == 4 ? "float32" : "float64"; }
+
+struct View {
+    py::array arr;
+    void* ptr = nullptr;
+    index_t rows = 0, cols = 0;
+    size_t nbytes = 0;
+};
+
+template <typename T>
+View check_array(const py::handle& obj, const char* name, bool writable) {
+    if (!py::isinstance<py::array>(obj))
+        throw py::type_error(std::string(name) + " must be a numpy.ndarray, got " +
+                             std::string(py::str(py::type::of(obj).attr("__name__"))));
+    py::array a = py::reinterpret_borrow<py::array>(obj);
+    if (!a.dtype().is(py::dtype::of<T>()))
+        throw py::type_error(std::string(name) + " must have dtype " + dtype_name<T>() + ", got " +
+                             std::string(py::str(a.dtype())));
+    if (a.ndim() != 2)
+        throw std::invalid_argument(std::string(name) + " must be 2-D, got ndim=" + std::to_string(a.ndim()));
+    const int flags = py::detail::array_proxy(a.ptr())->flags;
+    if (!(flags & py::array::c_style))
+        throw std::invalid_argument(std::string(name) + " must be C-contiguous");
+    if (!(flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+        throw std::invalid_argument(std::string(name) + " must be aligned");
+    if (writable && !(flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_))
+        throw std::invalid_argument(std::string(name) + " must be writeable");
+    View v;
+    v.arr = a;
+    v.ptr = const_cast<void*>(a.data());
+    v.rows = a.shape(0);
+    v.cols = a.shape(1);
+    v.nbytes = size_t(v.rows) * size_t(v.cols) * sizeof(T);
+    return v;
+}
+
+void check_no_overlap(const View& out, const View& in, const char* out_name, const char* in_name) {
+    if (out.nbytes == 0 || in.nbytes == 0) return;
+    auto a0 = reinterpret_cast<std::uintptr_t>(out.ptr), a1 = a0 + out.nbytes;
+    auto b0 = reinterpret_cast<std::uintptr_t>(in.ptr), b1 = b0 + in.nbytes;
+    if (a0 < b1 && b0 < a1)
+        throw std::invalid_argument(std::string(out_name) + " must not share memory with " + in_name);
+}
+
+void check_threads_blocks(int n_threads, index_t br, index_t bc) {
+    if (n_threads < 1) throw std::invalid_argument("n_threads must be >= 1, got " + std::to_string(n_threads));
+    if (br < 1) throw std::invalid_argument("block_rows must be >= 1, got " + std::to_string(br));
+    if (bc < 1) throw std::invalid_argument("block_cols must be >= 1, got " + std::to_string(bc));
+}
+
+void check_blas() {
+    if (!axf::blas_ready()) throw std::runtime_error("alignxpert_fast._native: BLAS pointers were not initialised");
+}
+
+void check_int_dims(index_t a, index_t b, const char* what) {
+    const index_t lim = index_t(2147483647);
+    if (a > lim || b > lim) throw std::invalid_argument(std::string(what) + " has a dimension above 2^31-1 (BLAS LP64 limit)");
+}
+
+axf::KernelParams make_params(axf::Kind kind, double gamma, double coef0, int degree) {
+    if (!std::isfinite(gamma)) throw std::invalid_argument("gamma must be finite, got " + std::to_string(gamma));
+    if (!std::isfinite(coef0)) throw std::invalid_argument("coef0 must be finite, got " + std::to_string(coef0));
+    if (kind == axf::Kind::rbf && !(gamma > 0))
+        throw std::invalid_argument("gamma must be > 0 for the rbf kernel, got " + std::to_string(gamma));
+    if (kind == axf::Kind::poly && degree < 1)
+        throw std::invalid_argument("degree must be >= 1, got " + std::to_string(degree));
+    axf::KernelParams p;
+    p.gamma = gamma;
+    p.coef0 = coef0;
+    p.degree = degree;
+    return p;
+}
+
+template <typename T>
+void py_gram(int kind_code, py::handle X_, py::handle Y_, py::handle out_, double gamma, double coef0,
+             int degree, bool symmetric, int n_threads, index_t br, index_t bc) {
+    check_blas();
+    axf::Kind kind = axf::kind_from_int(kind_code);
+    axf::KernelParams p = make_params(kind, gamma, coef0, degree);
+    check_threads_blocks(n_threads, br, bc);
+    View X = check_array<T>(X_, "X", false), Y = check_array<T>(Y_, "Y", false);
+    View out = check_array<T>(out_, "out", true);
+    if (X.cols != Y.cols)
+        throw std::invalid_argument("X and Y must have the same number of columns, got " + std::to_string(X.cols) +
+                                    " and " + std::to_string(Y.cols));
+    if (out.rows != X.rows || out.cols != Y.rows)
+        throw std::invalid_argument("out must have shape (" + std::to_string(X.rows) + ", " + std::to_string(Y.rows) +
+                                    "), got (" + std::to_string(out.rows) + ", " + std::to_string(out.cols) + ")");
+    if (symmetric && (X.rows != Y.rows || X.ptr != Y.ptr))
+        throw std::invalid_argument("symmetric=True requires Y to be X");
+    check_no_overlap(out, X, "out", "X");
+    check_no_overlap(out, Y, "out", "Y");
+    check_int_dims(X.rows, Y.rows, "X/Y");
+    check_int_dims(X.cols, 0, "X");
+    py::gil_scoped_release nogil;
+    axf::gram<T>(kind, p, static_cast<const T*>(X.ptr), X.rows, static_cast<const T*>(Y.ptr), Y.rows, X.cols,
+                 static_cast<T*>(out.ptr), symmetric, n_threads, br, bc);
+}
+
+template <typename T>
+void py_kernel_matvec(int kind_code, py::handle X_, py::handle Y_, py::handle V_, py::handle out_, double gamma,
+                      double coef0, int degree, bool symmetric, int n_threads, index_t br, index_t bc) {
+    check_blas();
+    axf::Kind kind = axf::kind_from_int(kind_code);
+    axf::KernelParams p = make_params(kind, gamma, coef0, degree);
+    check_threads_blocks(n_threads, br, bc);
+    View X = check_array<T>(X_, "X", false), Y = check_array<T>(Y_, "Y", false);
+    View out = check_array<T>(out_, "out", true);
+    if (X.cols != Y.cols)
+        throw std::invalid_argument("X and Y must have the same number of columns, got " + std::to_string(X.cols) +
+                                    " and " + std::to_string(Y.cols));
+    const T* vptr = nullptr;
+    index_t pc = 1;
+    if (!V_.is_none()) {
+        View V = check_array<T>(V_, "V", false);
+        if (V.rows != Y.rows)
+            throw std::invalid_argument("V must have " + std::to_string(Y.rows) + " rows (one per row of Y), got " +
+                                        std::to_string(V.rows));
+        check_no_overlap(out, V, "out", "V");
+        vptr = static_cast<const T*>(V.ptr);
+        pc = V.cols;
+    }
+    if (out.rows != X.rows || out.cols != pc)
+        throw std::invalid_argument("out must have shape (" + std::to_string(X.rows) + ", " + std::to_string(pc) +
+                                    "), got (" + std::to_string(out.rows) + ", " + std::to_string(out.cols) + ")");
+    if (symmetric && (X.rows != Y.rows || X.ptr != Y.ptr))
+        throw std::invalid_argument("symmetric=True requires Y to be X");
+    check_no_overlap(out, X, "out", "X");
+    check_no_overlap(out, Y, "out", "Y");
+    check_int_dims(X.rows, Y.rows, "X/Y");
+    py::gil_scoped_release nogil;
+    axf::kernel_matvec<T>(kind, p, static_cast<const T*>(X.ptr), X.rows, static_cast<const T*>(Y.ptr), Y.rows,
+                          X.cols, vptr, pc, static_cast<T*>(out.ptr), symmetric, n_threads, br, bc);
+}
+
+template <typename T>
+py::tuple py_stress(py::handle X_, py::handle Z_, py::handle grad_, int n_threads, index_t br, index_t bc) {
+    check_blas();
+    check_threads_blocks(n_threads, br, bc);
+    View X = check_array<T>(X_, "X", false), Z = check_array<T>(Z_, "Z", false);
+    if (X.rows != Z.rows)
+        throw std::invalid_argument("X and Z must have the same number of rows, got " + std::to_string(X.rows) +
+                                    " and " + std::to_string(Z.rows));
+    T* gptr = nullptr;
+    if (!grad_.is_none()) {
+        View G = check_array<T>(grad_, "grad", true);
+        if (G.rows != Z.rows || G.cols != Z.cols)
+            throw std::invalid_argument("grad must have Z's shape (" + std::to_string(Z.rows) + ", " +
+                                        std::to_string(Z.cols) + ")");
+        check_no_overlap(G, X, "grad", "X");
+        check_no_overlap(G, Z, "grad", "Z");
+        gptr = static_cast<T*>(G.ptr);
+    }
+    check_int_dims(X.rows, X.cols, "X");
+    check_int_dims(Z.rows, Z.cols, "Z");
+    double value;
+    axf::StressSums sums;
+    {
+        py::gil_scoped_release nogil;
+        value = axf::stress_value_grad<T>(static_cast<const T*>(X.ptr), static_cast<const T*>(Z.ptr), X.rows,
+                                          X.cols, Z.cols, gptr, n_threads, br, bc, &sums);
+    }
+    return py::make_tuple(value, sums.num, sums.den);
+}
+
+void* capsule_pointer(const py::dict& capi, const char* name) {
+    py::object cap = capi[name];
+    const char* cname = PyCapsule_GetName(cap.ptr());
+    void* ptr = PyCapsule_GetPointer(cap.ptr(), cname);
+    if (ptr == nullptr) throw py::error_already_set();
+    return ptr;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+    m.doc() = "alignxpert_fast C++/OpenMP kernels (private; use the public functions of alignxpert_fast)";
+    {
+        // BLAS gemm from SciPy's bundled BLAS, as Numba and scikit-learn do.
+        py::dict capi = py::module_::import("scipy.linalg.cython_blas").attr("__pyx_capi__");
+        axf::set_blas(capsule_pointer(capi, "sgemm"), capsule_pointer(capi, "dgemm"));
+    }
+    m.attr("__version__") = AXF_VERSION;
+    m.def("openmp_enabled", &axf::openmp_enabled, "True if compiled with OpenMP");
+    m.def("omp_max_threads", &axf::omp_max_threads, "omp_get_max_threads(), or 1 without OpenMP");
+    m.attr("KIND_CODES") = py::dict(py::arg("linear") = 0, py::arg("rbf") = 1, py::arg("poly") = 2,
+                                    py::arg("cosine") = 3, py::arg("sqeuclidean") = 4, py::arg("euclidean") = 5);
+    const char* gram_doc = "gram(kind, X, Y, out, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols)";
+    m.def("gram_f32", &py_gram<float>, gram_doc);
+    m.def("gram_f64", &py_gram<double>, gram_doc);
+    const char* mv_doc =
+        "kernel_matvec(kind, X, Y, V_or_None, out, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols)";
+    m.def("kernel_matvec_f32", &py_kernel_matvec<float>, mv_doc);
+    m.def("kernel_matvec_f64", &py_kernel_matvec<double>, mv_doc);
+    const char* st_doc = "stress(X, Z, grad_or_None, n_threads, block_rows, block_cols) -> (value, num, den)";
+    m.def("stress_f32", &py_stress<float>, st_doc);
+    m.def("stress_f64", &py_stress<double>, st_doc);
+#ifdef __VERSION__
+    m.attr("compiler") = __VERSION__;
+#endif
+}
