@@ -1,0 +1,69 @@
+// noexcept entry points for C / Cython callers: status codes instead of exceptions.
+//   0 = ok, 1 = invalid argument, 2 = out of memory, 3 = BLAS not initialised, 4 = other error
+#pragma once
+
+#include <new>
+
+#include "gram.hpp"
+#include "reductions.hpp"
+#include "stress.hpp"
+
+namespace axf {
+
+template <typename F>
+inline int guarded(F&& f) noexcept {
+    if (!blas_ready()) return 3;
+    try {
+        f();
+        return 0;
+    } catch (const std::invalid_argument&) {
+        return 1;
+    } catch (const std::bad_alloc&) {
+        return 2;
+    } catch (...) {
+        return 4;
+    }
+}
+
+template <typename T>
+inline int capi_gram(int kind, const T* X, index_t n, const T* Y, index_t m, index_t d, T* out, double gamma,
+                     double coef0, int degree, bool symmetric, int n_threads) noexcept {
+    return guarded([&] {
+        Kind k = kind_from_int(kind);
+        if (n < 0 || m < 0 || d < 0 || n_threads < 1 || (kind == 2 && degree < 1) || (kind == 1 && !(gamma > 0)))
+            throw std::invalid_argument("bad argument");
+        KernelParams p;
+        p.gamma = gamma;
+        p.coef0 = coef0;
+        p.degree = degree;
+        gram<T>(k, p, X, n, Y, m, d, out, symmetric, n_threads, std::max<index_t>(16, ceil_div(n, n_threads)), 4096);
+    });
+}
+
+template <typename T>
+inline int capi_kernel_matvec(int kind, const T* X, index_t n, const T* Y, index_t m, index_t d, const T* V,
+                              index_t p_cols, T* out, double gamma, double coef0, int degree, bool symmetric,
+                              int n_threads) noexcept {
+    return guarded([&] {
+        Kind k = kind_from_int(kind);
+        if (n < 0 || m < 0 || d < 0 || p_cols < 1 || n_threads < 1 || (kind == 2 && degree < 1) ||
+            (kind == 1 && !(gamma > 0)) || (V == nullptr && p_cols != 1))
+            throw std::invalid_argument("bad argument");
+        KernelParams p;
+        p.gamma = gamma;
+        p.coef0 = coef0;
+        p.degree = degree;
+        kernel_matvec<T>(k, p, X, n, Y, m, d, V, p_cols, out, symmetric, n_threads, 256, 2048);
+    });
+}
+
+template <typename T>
+inline int capi_stress(const T* X, const T* Z, index_t n, index_t d, index_t k, T* grad, int n_threads,
+                       double* value) noexcept {
+    return guarded([&] {
+        if (n < 2 || d < 1 || k < 1 || n_threads < 1) throw std::invalid_argument("bad argument");
+        *value = stress_value_grad<T>(X, Z, n, d, k, grad, n_threads, 256, 256);
+    });
+}
+
+}  // namespace axf
