@@ -74,3 +74,11 @@ def show_config(file=None):
               f"num_threads={info['num_threads']}")
     except Exception as exc:  # pragma: no cover
         p(f"  threadpoolctl unavailable: {exc}")
+
+
+# The AlignXpert estimator, its objective, metrics and built-in data (issue 3)
+from . import datasets, metrics  # noqa: E402
+from .estimator import AlignXpert, NotFittedError  # noqa: E402
+from .objective import alignxpert_loss, alignxpert_loss_and_grad  # noqa: E402
+
+__all__ += ["AlignXpert", "NotFittedError", "alignxpert_loss", "alignxpert_loss_and_grad", "datasets", "metrics"]

@@ -46,18 +46,21 @@ def set_config(backend=None, working_memory=None, n_threads=None):
     from ._dispatch import BACKEND_NAMES
     from ._validation import check_n_threads, check_scalar
 
-    state = _get_state()
-    if backend is not None:
-        if backend not in ("auto",) + BACKEND_NAMES:
-            raise ValueError(
-                f"backend must be one of {('auto',) + BACKEND_NAMES}, got {backend!r}"
-            )
-        state["backend"] = backend
+    # validate everything before changing anything, so a bad value leaves no partial update
+    if backend is not None and backend not in ("auto",) + BACKEND_NAMES:
+        raise ValueError(
+            f"backend must be one of {('auto',) + BACKEND_NAMES}, got {backend!r}"
+        )
     if working_memory is not None:
         check_scalar(working_memory, "working_memory", lower=1)
-        state["working_memory"] = working_memory
     if n_threads is not None:
         check_n_threads(n_threads)
+    state = _get_state()
+    if backend is not None:
+        state["backend"] = backend
+    if working_memory is not None:
+        state["working_memory"] = working_memory
+    if n_threads is not None:
         state["n_threads"] = n_threads
 
 

@@ -70,7 +70,8 @@ def check_matrix(X, name="X", *, dtype=None, allow_empty=False, ensure_finite=Tr
 
 def check_finite(arr, name):
     # sum is a cheap, vectorized NaN/inf detector; only on failure do we count
-    s = np.sum(arr, dtype=np.float64) if arr.dtype == np.float32 else np.sum(arr)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum is handled below
+        s = np.sum(arr, dtype=np.float64) if arr.dtype == np.float32 else np.sum(arr)
     if not np.isfinite(s):
         bad = ~np.isfinite(arr)
         n_bad = int(bad.sum())
@@ -93,7 +94,11 @@ def result_dtype(*arrays):
     for a in arrays:
         if a is None:
             continue
-        dt = np.asarray(a).dtype if not hasattr(a, "dtype") else a.dtype
+        try:
+            dt = np.asarray(a).dtype if not hasattr(a, "dtype") else a.dtype
+        except Exception:  # ragged lists and the like: check_matrix reports it by name
+            kinds.append(False)
+            continue
         kinds.append(dt.kind == "f" and dt.itemsize <= 4)
     return np.dtype(np.float32) if kinds and all(kinds) else np.dtype(np.float64)
 

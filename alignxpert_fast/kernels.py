@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import check_kernel_name, kernel_params, run_gram, run_matvec
-from ._validation import check_matrix, check_no_alias, check_out, check_pair, result_dtype
+from ._dispatch import resolve_backend
+from ._validation import check_matrix, check_n_threads, check_no_alias, check_out, check_pair, result_dtype
 
 __all__ = [
     "rbf_kernel",
@@ -113,7 +114,10 @@ def _matvec(X, Y, V, kernel, out, backend, n_threads, block_rows, block_cols, ke
     vec = False
     Vc = None
     if V is not None:
-        Va = np.asarray(V) if not isinstance(V, np.ndarray) else V
+        try:
+            Va = np.asarray(V) if not isinstance(V, np.ndarray) else V
+        except Exception as exc:  # ragged lists and the like
+            raise ValueError(f"V could not be converted to a numeric array: {exc}") from None
         if Va.ndim == 1:
             vec = True
             Va = Va.reshape(-1, 1)
@@ -185,10 +189,12 @@ def kernel_operator(X, Y=None, kernel="rbf", *, backend="auto", n_threads=None, 
     from scipy.sparse.linalg import LinearOperator
 
     _check_kernel_kwargs(kernel_params_)
-    check_kernel_name(kernel)
-    Xc = check_matrix(X, "X")
-    Yc = Xc if (Y is None or Y is X) else check_matrix(Y, "Y")
-    dtype = result_dtype(Xc, Yc)
+    internal = check_kernel_name(kernel)
+    Xc, Yc, dtype, _ = check_pair(X, Y)
+    # validate everything now rather than at the first product
+    kernel_params(internal, Xc.shape[1], **kernel_params_)
+    resolve_backend(backend)
+    check_n_threads(n_threads)
     kw = dict(kernel=kernel, backend=backend, n_threads=n_threads, **kernel_params_)
 
     def mv(v):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import oracles
 import pytest
-from _testing import assert_allclose, make_data, with_zero_rows
+from _testing import assert_allclose, assert_distances_allclose, make_data, with_zero_rows
 from scipy.spatial.distance import cdist, pdist
 from sklearn.metrics import pairwise as skp
 
@@ -63,19 +63,21 @@ def test_euclidean_reference_vs_oracle_sklearn_scipy(squared, symmetric, dtype, 
     got = axf.euclidean_distances(X, Yarg, squared=squared, backend=REF)
     assert got.dtype == dtype
     expected = (oracles.sqeuclidean if squared else oracles.euclidean)(X, Yarg)
-    assert_allclose(got, expected, dtype, err_msg="reference vs oracle")
+    # plain distances are compared through their squares (see _testing)
+    check = assert_allclose if squared else assert_distances_allclose
+    check(got, expected, dtype, err_msg="reference vs oracle")
     X64 = X.astype(np.float64)
     Y64 = X64 if symmetric else Y.astype(np.float64)
-    assert_allclose(got, skp.euclidean_distances(X64, Y64, squared=squared), dtype, err_msg="vs scikit-learn")
+    check(got, skp.euclidean_distances(X64, Y64, squared=squared), dtype, err_msg="vs scikit-learn")
     scipy_val = cdist(X64, Y64, "sqeuclidean" if squared else "euclidean")
-    assert_allclose(got, scipy_val, dtype, err_msg="vs scipy cdist")
+    check(got, scipy_val, dtype, err_msg="vs scipy cdist")
     assert_allclose(expected, scipy_val, np.float64, err_msg="oracle vs scipy cdist")
 
 
 def test_sklearn_float32_agrees_with_reference(rng):
     """scikit-learn's own float32 path (upcast) and ours agree within the float32 tolerance."""
     X, Y = _data(rng, np.float32)
-    assert_allclose(axf.euclidean_distances(X, Y, backend=REF), skp.euclidean_distances(X, Y), np.float32)
+    assert_distances_allclose(axf.euclidean_distances(X, Y, backend=REF), skp.euclidean_distances(X, Y), np.float32)
     assert_allclose(axf.rbf_kernel(X, Y, backend=REF), skp.rbf_kernel(X, Y), np.float32)
 
 

@@ -1,0 +1,210 @@
+"""Per-modality feature maps Phi_m for the AlignXpert objective.
+
+``LinearMap`` is the identity.  ``NystroemMap`` is an explicit Nyström approximation of an
+RBF or polynomial kernel feature space on ``r`` landmark rows: with ``K_LL`` the landmark
+Gram matrix and ``K_LL = V diag(w) V^T``,
+
+    Phi(X) = K(X, L) V diag(w)^{-1/2} - mu,
+
+keeping eigenvalues ``w > eig_tol * max(w)`` (so the dimension can be below ``r``), and
+``mu`` the mean of Phi over the rows the map was fitted on (the fitted features are
+centered, as in kernel PCA).  ``Phi(x) . Phi(y) + ...`` reproduces ``K(x, y)`` on the
+span of the landmarks.  Because the map only needs ``K(X, L)``, ``transform`` works on
+new rows; the Gram blocks come from :func:`alignxpert_fast.rbf_kernel` /
+:func:`alignxpert_fast.polynomial_kernel`.
+
+Defaults assume the inputs were scaled as :class:`alignxpert_fast.estimator.AlignXpert`
+scales them (centered, unit mean squared row norm), but are computed from the data, so a
+map fitted standalone is sensible too:
+
+- rbf ``gamma=None`` -> ``1 / mean_{i,j} ||x_i - x_j||^2`` (= 0.5 for scaled inputs), so
+  the average exponent is -1;
+- poly ``gamma=None`` -> ``1 / mean_i ||x_i - mean||^2`` (= 1 for scaled inputs), so
+  ``gamma <x, y>`` is O(1).
+
+Memory: the landmarks (r x d), the normalization (r x r) and, in ``transform``, the
+output (n x r) plus one (n x r) Gram block.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._validation import check_matrix, check_scalar
+from .kernels import polynomial_kernel, rbf_kernel
+
+__all__ = ["LinearMap", "NystroemMap", "make_feature_map", "FEATURE_MAPS"]
+
+FEATURE_MAPS = ("linear", "rbf", "poly")
+_ALIASES = {"linear": "linear", "identity": "linear", "rbf": "rbf", "poly": "poly", "polynomial": "poly"}
+
+
+def check_random_state(random_state):
+    """None, an int seed or a ``numpy.random.Generator`` -> a Generator."""
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, (bool, np.bool_)):
+        if random_state < 0:
+            raise ValueError(f"random_state must be a non-negative int, got {random_state}")
+        return np.random.default_rng(int(random_state))
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    raise TypeError(
+        f"random_state must be None, an int or a numpy.random.Generator, got {random_state!r} "
+        f"of type {type(random_state).__name__}"
+    )
+
+
+def check_feature_map_name(name, argname="feature_map"):
+    if not isinstance(name, str) or name not in _ALIASES:
+        raise ValueError(f"{argname} must be one of {sorted(_ALIASES)}, got {name!r}")
+    return _ALIASES[name]
+
+
+class LinearMap:
+    """Identity feature map: ``Phi(X) = X``."""
+
+    kind = "linear"
+
+    def fit(self, X):
+        self.n_features_in_ = X.shape[1]
+        self.n_output_ = X.shape[1]
+        return self
+
+    def transform(self, X, *, n_threads=None, backend="auto"):
+        return X
+
+    def get_state(self):
+        return {"kind": "linear", "n_features_in": int(self.n_features_in_)}, {}
+
+    @classmethod
+    def from_state(cls, meta, arrays):
+        m = cls()
+        m.n_features_in_ = m.n_output_ = int(meta["n_features_in"])
+        return m
+
+
+class NystroemMap:
+    """Nyström feature map for the ``"rbf"`` or ``"poly"`` kernel (see module docstring).
+
+    Parameters
+    ----------
+    kernel : {"rbf", "poly"}
+    n_landmarks : int, default=None
+        None means ``min(n, 1000)``; larger values are clipped to n.
+    gamma, degree, coef0 : kernel parameters (gamma=None: data-dependent default).
+    random_state : None, int or Generator
+        Chooses the landmark rows (uniformly, without replacement).
+    eig_tol : float, default=1e-10
+        Relative eigenvalue cutoff of ``K_LL`` (pseudo-inverse square root).
+    """
+
+    def __init__(self, kernel="rbf", n_landmarks=None, gamma=None, degree=3, coef0=1.0, random_state=None,
+                 eig_tol=1e-10):
+        self.kernel = kernel
+        self.n_landmarks = n_landmarks
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.random_state = random_state
+        self.eig_tol = eig_tol
+
+    @property
+    def kind(self):
+        return getattr(self, "kernel_", self.kernel)
+
+    def _gram(self, X, Y, n_threads=None, backend="auto"):
+        if self.kernel_ == "rbf":
+            return rbf_kernel(X, Y, gamma=self.gamma_, n_threads=n_threads, backend=backend)
+        return polynomial_kernel(X, Y, degree=self.degree_, gamma=self.gamma_, coef0=self.coef0_,
+                                 n_threads=n_threads, backend=backend)
+
+    def fit(self, X, *, n_threads=None, backend="auto"):
+        kernel = check_feature_map_name(self.kernel, "kernel")
+        if kernel == "linear":
+            raise ValueError("NystroemMap needs kernel='rbf' or 'poly'; use LinearMap for the identity")
+        self.kernel_ = kernel
+        X = check_matrix(X, "X", min_rows=1)
+        n, d = X.shape
+        if self.n_landmarks is None:
+            r = min(n, 1000)
+        else:
+            r = min(n, check_scalar(self.n_landmarks, "n_landmarks", lower=1, integer=True))
+        rng = check_random_state(self.random_state)
+        idx = np.sort(rng.choice(n, size=r, replace=False))
+        Xc = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
+        msq = float(np.mean(np.einsum("ij,ij->i", Xc, Xc)))
+        if self.gamma is None:
+            # kernel == "rbf": mean_{i,j} ||x_i - x_j||^2 = 2 * mean ||x_i - mean||^2
+            self.gamma_ = 1.0 / (2.0 * msq) if kernel == "rbf" else 1.0 / msq
+            if not np.isfinite(self.gamma_) or self.gamma_ <= 0:
+                raise ValueError("cannot choose gamma: all rows of X are identical; pass gamma explicitly")
+        else:
+            self.gamma_ = check_scalar(self.gamma, "map_gamma", lower=0, include_lower=False)
+        self.degree_ = check_scalar(self.degree, "map_degree", lower=1, integer=True) if kernel == "poly" else 1
+        self.coef0_ = check_scalar(self.coef0, "map_coef0") if kernel == "poly" else 0.0
+        self.landmarks_ = np.ascontiguousarray(X[idx])
+        L64 = self.landmarks_.astype(np.float64)
+        K = self._gram(L64, L64, n_threads, backend)
+        K = 0.5 * (K + K.T)
+        w, V = np.linalg.eigh(K)
+        wmax = float(w[-1]) if w.size else 0.0
+        if wmax <= 0:
+            raise ValueError("the landmark kernel matrix is zero; check the data and the kernel parameters")
+        keep = w > self.eig_tol * wmax
+        # largest eigenvalues first, deterministic signs (largest |entry| of each vector positive)
+        w, V = w[keep][::-1], V[:, keep][:, ::-1]
+        sign = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])])
+        V = V * np.where(sign == 0, 1.0, sign)
+        self.normalization_ = V / np.sqrt(w)
+        self.n_features_in_ = d
+        self.n_output_ = self.normalization_.shape[1]
+        self.mean_ = np.zeros(self.n_output_)
+        self.mean_ = self.transform(X, n_threads=n_threads, backend=backend).mean(axis=0, dtype=np.float64)
+        return self
+
+    def transform(self, X, *, n_threads=None, backend="auto"):
+        """Phi(X) of shape (n, n_output_), in X's dtype (float32 or float64)."""
+        dtype = X.dtype
+        K = self._gram(X, self.landmarks_.astype(dtype, copy=False), n_threads, backend)
+        F = K @ self.normalization_.astype(dtype, copy=False)
+        F -= self.mean_.astype(dtype, copy=False)
+        return F
+
+    def get_state(self):
+        meta = {"kind": self.kernel_, "gamma": float(self.gamma_), "degree": int(self.degree_),
+                "coef0": float(self.coef0_), "n_features_in": int(self.n_features_in_),
+                "n_landmarks": self.n_landmarks, "eig_tol": float(self.eig_tol)}
+        arrays = {"landmarks": self.landmarks_, "normalization": self.normalization_, "mean": self.mean_}
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta, arrays):
+        m = cls(kernel=meta["kind"], n_landmarks=meta.get("n_landmarks"), gamma=meta["gamma"],
+                degree=meta["degree"], coef0=meta["coef0"], eig_tol=meta.get("eig_tol", 1e-10))
+        m.kernel_ = meta["kind"]
+        m.gamma_, m.degree_, m.coef0_ = meta["gamma"], meta["degree"], meta["coef0"]
+        m.landmarks_ = np.ascontiguousarray(arrays["landmarks"])
+        m.normalization_ = np.ascontiguousarray(arrays["normalization"], dtype=np.float64)
+        m.mean_ = np.asarray(arrays["mean"], dtype=np.float64)
+        m.n_features_in_ = int(meta["n_features_in"])
+        m.n_output_ = m.normalization_.shape[1]
+        return m
+
+
+def make_feature_map(name, *, n_landmarks=None, gamma=None, degree=3, coef0=1.0, random_state=None):
+    """``"linear"`` -> :class:`LinearMap`; ``"rbf"`` / ``"poly"`` -> :class:`NystroemMap`."""
+    kind = check_feature_map_name(name)
+    if kind == "linear":
+        return LinearMap()
+    return NystroemMap(kind, n_landmarks=n_landmarks, gamma=gamma, degree=degree, coef0=coef0,
+                       random_state=random_state)
+
+
+def map_from_state(meta, arrays):
+    if meta["kind"] == "linear":
+        return LinearMap.from_state(meta, arrays)
+    return NystroemMap.from_state(meta, arrays)
