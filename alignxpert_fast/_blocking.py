@@ -36,3 +36,13 @@ def reduction_blocks(n, m, p, itemsize, n_threads, working_memory, block_rows=No
         br = int(budget // max(per_row, 1))
         br = max(MIN_BLOCK, min(br, 512, math.ceil(max(n, 1) / n_threads)))
     return int(br), int(bc)
+
+
+# Below this many multiply-adds a call runs on one thread: waking a thread team costs
+# more than it saves (and much more on a loaded machine).
+MIN_WORK_PER_THREAD = 2_000_000
+
+
+def cap_threads(n_threads, work):
+    """No more threads than the work justifies (scikit-learn: no more threads than chunks)."""
+    return int(max(1, min(n_threads, work // MIN_WORK_PER_THREAD)))

@@ -74,6 +74,7 @@ def run_gram(kernel, X, Y, out, symmetric, params, backend, n_threads, block_row
     mod, nt, br, bc = resolve_run(backend, n_threads, block_rows, block_cols)
     if kernel in TRANSLATION_INVARIANT:
         X, Y = center_pair(X, Y, symmetric)
+    nt = _blocking.cap_threads(nt, X.shape[0] * Y.shape[0] * X.shape[1])
     br, bc = _blocking.gram_blocks(X.shape[0], Y.shape[0], nt, br, bc)
     mod.gram(kernel, X, Y, out, symmetric=symmetric, n_threads=nt, block_rows=br, block_cols=bc, **params)
     return out
@@ -84,9 +85,11 @@ def run_matvec(kernel, X, Y, V, out, symmetric, params, backend, n_threads, bloc
     if kernel in TRANSLATION_INVARIANT:
         X, Y = center_pair(X, Y, symmetric)
     p = 1 if V is None else V.shape[1]
+    nt = _blocking.cap_threads(nt, X.shape[0] * Y.shape[0] * (X.shape[1] + p))
     br, bc = _blocking.reduction_blocks(
         X.shape[0], Y.shape[0], p, X.dtype.itemsize, nt, get_config()["working_memory"], br, bc
     )
+    nt = min(nt, -(-X.shape[0] // br))  # no more threads than row blocks
     mod.kernel_matvec(
         kernel, X, Y, V, out, symmetric=symmetric, n_threads=nt, block_rows=br, block_cols=bc, **params
     )

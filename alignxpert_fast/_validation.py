@@ -86,6 +86,15 @@ def check_finite(arr, name):
             f"{name} has values so large that sums overflow {arr.dtype} (max |x| = {np.abs(arr).max():.3g}); "
             "rescale the data"
         )
+    # squared norms and inner products must stay finite in the working dtype
+    amax = float(max(abs(float(arr.max())), abs(float(arr.min()))))
+    limit = float(np.sqrt(np.finfo(arr.dtype).max / (4.0 * max(arr.shape[1], 1))))
+    if amax > limit:
+        raise ValueError(
+            f"{name} has values so large that squared norms overflow {arr.dtype} (max |x| = {amax:.3g} > "
+            f"{limit:.3g} for {arr.shape[1]} features); rescale the data"
+            + (" or pass float64" if arr.dtype == np.float32 else "")
+        )
 
 
 def result_dtype(*arrays):

@@ -29,9 +29,11 @@ def _prepare(X, Z):
 def _run(X, Z, grad, backend, n_threads, block_rows, block_cols):
     mod, nt, br, bc = resolve_run(backend, n_threads, block_rows, block_cols)
     n = X.shape[0]
+    nt = _blocking.cap_threads(nt, n * n * (X.shape[1] + 2 * Z.shape[1]))
     br, bc = _blocking.reduction_blocks(
         n, n, Z.shape[1], X.dtype.itemsize, nt, get_config()["working_memory"], br, bc, n_tiles=2
     )
+    nt = min(nt, -(-n // br))  # no more threads than row blocks
     value, _num, _den = mod.stress(X, Z, grad, n_threads=nt, block_rows=br, block_cols=bc)
     return float(value)
 

@@ -44,6 +44,14 @@ ROWSUM_OPS = ["rowsums-rbf", "rowsums-linear"]
 ALL_OPS = GRAM_OPS + MATVEC_OPS + ROWSUM_OPS
 
 
+@pytest.fixture(autouse=True)
+def _threads_even_for_small_work(monkeypatch):
+    """The public layer runs small calls on one thread; force real thread teams here."""
+    from alignxpert_fast import _blocking
+
+    monkeypatch.setattr(_blocking, "MIN_WORK_PER_THREAD", 1)
+
+
 def _close(op, got, expected, dtype, **kw):
     """Plain Euclidean distances are compared through their squares (see _testing)."""
     (assert_distances_allclose if op == "euclidean" else assert_allclose)(got, expected, dtype, **kw)

@@ -339,22 +339,13 @@ def test_ignored_kernel_parameter_warns(backend):
         axf.kernel_row_sums(X, None, "rbf", degree=2, backend=backend)
 
 
-# ------------------------------------------------------------------ known gaps
-@pytest.mark.xfail(
-    reason="known gap: float32 inputs whose squared norms exceed float32 max (|x| >~ 1e19) give silently "
-           "wrong results in every backend; check_finite sums in float64 and does not catch it",
-    strict=True,
-)
+# ------------------------------------------------------------------ range of float32
 def test_float32_values_whose_squares_overflow(backend):
-    """float32 data with |x| ~ 1e20: squared norms overflow float32 (max 3.4e38).
-    Expected: either a ValueError that says to rescale / use float64, or results that
-    match the float64 computation.  Today the compiled backends return inf, NaN and 0
-    for distinct points, and the reference warns about the overflow."""
+    """float32 data with |x| ~ 1e20: squared norms would overflow float32 (max 3.4e38),
+    giving inf/NaN/0 distances; it must be refused with a message that says what to do."""
     X32 = (make_data(np.random.default_rng(5), 6, 3) * 1e20).astype(np.float32)
-    try:
-        got = axf.euclidean_distances(X32, backend=backend)
-    except ValueError as exc:
-        assert "rescale" in str(exc) or "float64" in str(exc)
-        return
-    expected = axf.euclidean_distances(X32.astype(np.float64), backend="reference")
-    np.testing.assert_allclose(got, expected, rtol=1e-4)
+    with pytest.raises(ValueError, match=r"^X has values so large that squared norms overflow float32.*float64"):
+        axf.euclidean_distances(X32, backend=backend)
+    # the same data in float64 is fine
+    D = axf.euclidean_distances(X32.astype(np.float64), backend=backend)
+    assert np.all(np.isfinite(D)) and np.all(D[~np.eye(6, dtype=bool)] > 0)
