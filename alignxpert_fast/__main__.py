@@ -486,8 +486,8 @@ def _cmd_demo(args, parser):
         run_demo(args.n_components, test_size=args.test_size, random_state=args.random_state,
                  max_iter=args.max_iter, n_threads=args.n_threads, metric=args.metric, cca=not args.no_cca,
                  contrastive=not args.no_contrastive, quick=args.quick)
-    except ImportError as exc:
-        parser.error(f"demo: {exc}")
+    except ImportError as exc:  # scikit-learn ships the digits data
+        parser.error(f"demo: {exc}. The demo's extra installs it: pip install 'alignxpert_fast[demo]'")
     return 0
 
 

@@ -40,22 +40,31 @@ def effective_n_threads(n_threads=None):
     return int(n_threads)
 
 
-_blas_controller = None
 _blas_lock = threading.Lock()
-
-
-def _controller():
-    global _blas_controller
-    if _blas_controller is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas_controller = ThreadpoolController()
-    return _blas_controller
+_blas_depth = 0
+_blas_limiter = None
 
 
 @contextlib.contextmanager
 def single_threaded_blas():
-    """Limit every loaded BLAS to one thread (our own threads call gemm per tile)."""
-    ctl = _controller()
-    with ctl.limit(limits=1, user_api="blas"):
+    """Limit every loaded BLAS to one thread (our own threads call gemm per tile).
+
+    Re-entrant and safe under concurrent calls from several Python threads: the first
+    entry applies the limit (scanning the libraries loaded at that moment), the last
+    exit restores the original limits.
+    """
+    global _blas_depth, _blas_limiter
+    from threadpoolctl import ThreadpoolController
+
+    with _blas_lock:
+        if _blas_depth == 0:
+            _blas_limiter = ThreadpoolController().limit(limits=1, user_api="blas")
+        _blas_depth += 1
+    try:
         yield
+    finally:
+        with _blas_lock:
+            _blas_depth -= 1
+            if _blas_depth == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None

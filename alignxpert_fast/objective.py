@@ -418,7 +418,14 @@ class AlignXpertObjective:
 
     def _value_and_grad(self, Ws, Fs, Xs):
         Zs = [F @ W for F, W in zip(Fs, Ws)]
-        if not all(np.isfinite(np.sum(Z, dtype=np.float64)) for Z in Zs):
+        def _usable(Z):
+            # finite, and small enough that squared distances stay finite in Z's dtype
+            if not np.isfinite(np.sum(Z, dtype=np.float64)):
+                return False
+            amax = float(np.max(np.abs(Z))) if Z.size else 0.0
+            return amax <= np.sqrt(np.finfo(Z.dtype).max / (4.0 * max(Z.shape[1], 1)))
+
+        if not all(_usable(Z) for Z in Zs):
             # diverged (e.g. an unbounded paired linear/poly similarity): report inf, the
             # optimizers stop and keep their best state
             self.last_terms = {"loss": np.inf, "similarity": np.nan, "stress": np.nan, "penalty": np.nan}

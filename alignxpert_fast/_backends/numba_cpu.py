@@ -296,7 +296,7 @@ if numba is not None:
 
     # ------------------------------------------------------------------ stress
     @njit(nogil=True, cache=True, fastmath=_FM_REDUCE)
-    def _stress_row(dx, dz, xi, zi, xj, zj):
+    def _stress_row(dx, dz, xi, zi, xj, zj, tol_x, tol_z):
         """Pairs (i, j) along one tile row segment: dx, dz hold <x_i, x_j>, <z_i, z_j>
         and xj, zj the squared norms of the x_j, z_j.  dz[j] is overwritten with w_ij.
         Returns the float64 sums of (D - E)^2, D^2 and w."""
@@ -308,9 +308,9 @@ if numba is not None:
         sw = 0.0
         for j in range(dx.shape[0]):
             dd = xi + xj[j] - two * dx[j]
-            dd = zero if dd < zero else dd
+            dd = dd if dd > tol_x * (xi + xj[j]) else zero
             ee = zi + zj[j] - two * dz[j]
-            ee = zero if ee < zero else ee
+            ee = ee if ee > tol_z * (zi + zj[j]) else zero
             D = np.sqrt(dd)
             E = np.sqrt(ee)
             diff = np.float64(D) - np.float64(E)
@@ -322,7 +322,8 @@ if numba is not None:
         return snum, sden, sw
 
     @njit(nogil=True, cache=True, fastmath=_FM_REDUCE)
-    def _stress_blocks(X, Z, xs, zs, want_grad, gacc, wsum, part_num, part_den, br, bc, b_lo, b_hi):
+    def _stress_blocks(X, Z, xs, zs, want_grad, gacc, wsum, part_num, part_den, br, bc, b_lo, b_hi, tol_x,
+                       tol_z):
         """Row blocks b_lo..b_hi-1: per-block float64 sums of (D - E)^2 and D^2 over
         ordered pairs i != j, and (want_grad) wsum[i] = sum_j w_ij, gacc = W @ Z."""
         n = X.shape[0]
@@ -350,15 +351,15 @@ if numba is not None:
                     # the diagonal (i == j) is not a pair: skip it, with w = 0 there
                     jd = r0 + i - c0
                     if jd >= 0 and jd < cols:
-                        a_num, a_den, a_w = _stress_row(dx[:jd], dz[:jd], xi, zi, xj[:jd], zj[:jd])
+                        a_num, a_den, a_w = _stress_row(dx[:jd], dz[:jd], xi, zi, xj[:jd], zj[:jd], tol_x, tol_z)
                         b_num, b_den, b_w = _stress_row(dx[jd + 1:], dz[jd + 1:], xi, zi, xj[jd + 1:],
-                                                        zj[jd + 1:])
+                                                        zj[jd + 1:], tol_x, tol_z)
                         dz[jd] = 0
                         snum = a_num + b_num
                         sden = a_den + b_den
                         sw = a_w + b_w
                     else:
-                        snum, sden, sw = _stress_row(dx, dz, xi, zi, xj, zj)
+                        snum, sden, sw = _stress_row(dx, dz, xi, zi, xj, zj, tol_x, tol_z)
                     bnum += snum
                     bden += sden
                     if want_grad:
@@ -373,12 +374,12 @@ if numba is not None:
             part_den[b] = bden
 
     @njit(parallel=True, nogil=True, cache=True)
-    def _stress(X, Z, xs, zs, want_grad, gacc, wsum, part_num, part_den, n_chunks, br, bc):
+    def _stress(X, Z, xs, zs, want_grad, gacc, wsum, part_num, part_den, n_chunks, br, bc, tol_x, tol_z):
         """Stress partial sums; threads own whole row blocks (static chunks)."""
         nbr = part_num.shape[0]
         for ch in prange(n_chunks):
             _stress_blocks(X, Z, xs, zs, want_grad, gacc, wsum, part_num, part_den, br, bc,
-                           ch * nbr // n_chunks, (ch + 1) * nbr // n_chunks)
+                           ch * nbr // n_chunks, (ch + 1) * nbr // n_chunks, tol_x, tol_z)
 
     @njit(nogil=True, cache=True)
     def _stress_grad_finish(Z, wsum, gacc, scale, grad):
@@ -461,6 +462,11 @@ def kernel_matvec(kernel, X, Y, V, out, *, gamma, coef0, degree, symmetric, n_th
         _kernel_matvec(code, X, Y, Vb, has_v, out, ax, ay, g, c0v, deg, bool(symmetric), nt, br, bc)
 
 
+def _noise_floor(dtype, dim):
+    """Same rule as csrc/axf/stress.hpp noise_floor (in the working dtype)."""
+    return dtype.type(8.0 * float(np.finfo(dtype).eps) * np.sqrt(max(dim, 1)))
+
+
 def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
     """Normalized stress of X (n, d) vs Z (n, k); fills grad (n, k) if given.
 
@@ -482,7 +488,8 @@ def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
     with single_threaded_blas(), _numba_threads(n_threads) as nt:
         xs = _row_aux(_SQEUCLIDEAN, X)
         zs = _row_aux(_SQEUCLIDEAN, Z)
-        _stress(X, Z, xs, zs, want_grad, gacc, wsum, part_num, part_den, nt, br, bc)
+        tol_x, tol_z = _noise_floor(X.dtype, X.shape[1]), _noise_floor(X.dtype, k)
+        _stress(X, Z, xs, zs, want_grad, gacc, wsum, part_num, part_den, nt, br, bc, tol_x, tol_z)
         # fixed-order sum over row blocks: independent of the thread count
         num = 0.0
         den = 0.0

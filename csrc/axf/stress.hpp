@@ -4,7 +4,8 @@
 //   stress = sqrt( sum_{i<j} (D_ij - E_ij)^2 / sum_{i<j} D_ij^2 )
 //   d stress / d z_i = 1 / (stress * B) * sum_j w_ij (z_i - z_j),  w_ij = 1 - D_ij / E_ij,
 // with B = sum_{i<j} D_ij^2.  Pairs with E_ij = 0 contribute no gradient (w_ij = 0).
-// When the stress is 0 the gradient is set to 0 (a subgradient).
+// When the stress is 0 the gradient is set to 0 (a subgradient).  Squared distances
+// below the rounding-noise floor (see noise_floor) count as exactly 0.
 //
 // Each OpenMP thread owns whole row blocks I.  For every column block J it forms the
 // X and Z Gram tiles (two gemms), turns them into D, E and W in cache, adds
@@ -18,6 +19,15 @@
 #include "common.hpp"
 
 namespace axf {
+
+// Squared distances from the norm trick carry an absolute error of about
+// eps * sqrt(dim) * (|a|^2 + |b|^2).  Below 8x that they are noise: treat them as 0, so
+// coincident points (duplicate rows) get D = 0 / E = 0 and no noise-driven gradient.
+template <typename T>
+inline T noise_floor(index_t dim) {
+    const double eps = sizeof(T) == 4 ? 1.1920928955078125e-07 : 2.220446049250313e-16;
+    return T(8.0 * eps * std::sqrt(double(std::max<index_t>(dim, 1))));
+}
 
 struct StressSums {
     double num = 0.0;  // sum over ordered pairs i != j of (D - E)^2
@@ -38,6 +48,7 @@ double stress_value_grad(const T* X, const T* Z, index_t n, index_t d, index_t k
     std::vector<T> xs(static_cast<size_t>(n)), zs(static_cast<size_t>(n));
     for (index_t i = 0; i < n; ++i) { xs[i] = T(xn[i]); zs[i] = T(zn[i]); }
     const index_t nbr = ceil_div(n, br);
+    const T tol_x = noise_floor<T>(d), tol_z = noise_floor<T>(k);
     const bool want_grad = grad != nullptr;
     std::vector<double> part_num(static_cast<size_t>(nbr), 0.0), part_den(static_cast<size_t>(nbr), 0.0);
     // gradient pieces: G = rowsum(W) * Z - W @ Z, accumulated in double per row
@@ -79,9 +90,9 @@ double stress_value_grad(const T* X, const T* Z, index_t n, index_t d, index_t k
 #pragma omp simd reduction(+ : snum, sden, sw)
                     for (index_t j = 0; j < cols; ++j) {
                         T dd = (xi + xj[j]) + dx[j];
-                        dd = dd > T(0) ? dd : T(0);
+                        dd = dd > tol_x * (xi + xj[j]) ? dd : T(0);
                         T ee = (zi + zj[j]) + dz[j];
-                        ee = ee > T(0) ? ee : T(0);
+                        ee = ee > tol_z * (zi + zj[j]) ? ee : T(0);
                         const T D = std::sqrt(dd), E = std::sqrt(ee);
                         const double diff = double(D) - double(E);
                         snum += diff * diff;
