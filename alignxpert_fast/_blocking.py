@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 GRAM_MAX_ROWS = 2048
-GRAM_MAX_COLS = 4096
+GRAM_MAX_COLS = 8192
 MIN_BLOCK = 16
 
 
