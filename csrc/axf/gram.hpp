@@ -57,14 +57,6 @@ inline T gemm_alpha(Kind kind, const KernelParams& p) {
     return T(1);
 }
 
-// AVX2+FMA clones of the epilogues, chosen at load time by the CPU (GCC ifunc); the
-// build itself stays at the baseline ISA (no -march=native).  SSE2 alone is ~3x slower
-// for the exp epilogue.  Define AXF_NO_CLONES to disable.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(AXF_NO_CLONES)
-#define AXF_CLONES __attribute__((target_clones("avx2,fma", "default")))
-#else
-#define AXF_CLONES
-#endif
 
 // In-place epilogue on a tile C (rows x cols, leading dimension ldc) whose entries hold
 // gemm_alpha * <x_i, y_j>.  (r0, c0) is the tile's position, used to zero the diagonal

@@ -29,6 +29,40 @@ inline T noise_floor(index_t dim) {
     return T(8.0 * eps * std::sqrt(double(std::max<index_t>(dim, 1))));
 }
 
+// One tile row: dx, dz hold -2<x_i,x_j>, -2<z_i,z_j>; xj, zj the squared norms.
+// Overwrites dz with w_ij and returns the float64 sums of (D-E)^2, D^2 and w.
+template <typename T>
+__attribute__((always_inline)) inline void stress_row_impl(const T* dx, T* dz, T xi, T zi, const T* xj,
+                                                           const T* zj, index_t cols, T tol_x, T tol_z,
+                                                           double* sums3) {
+    double snum = 0.0, sden = 0.0, sw = 0.0;
+#pragma omp simd reduction(+ : snum, sden, sw)
+    for (index_t j = 0; j < cols; ++j) {
+        T dd = (xi + xj[j]) + dx[j];
+        dd = dd > tol_x * (xi + xj[j]) ? dd : T(0);
+        T ee = (zi + zj[j]) + dz[j];
+        ee = ee > tol_z * (zi + zj[j]) ? ee : T(0);
+        const T D = std::sqrt(dd), E = std::sqrt(ee);
+        const double diff = double(D) - double(E);
+        snum += diff * diff;
+        sden += double(dd);
+        const T w = E > T(0) ? T(1) - D / E : T(0);
+        dz[j] = w;
+        sw += double(w);
+    }
+    sums3[0] = snum;
+    sums3[1] = sden;
+    sums3[2] = sw;
+}
+AXF_CLONES static void stress_row(const float* dx, float* dz, float xi, float zi, const float* xj, const float* zj,
+                                  index_t cols, float tol_x, float tol_z, double* sums3) {
+    stress_row_impl<float>(dx, dz, xi, zi, xj, zj, cols, tol_x, tol_z, sums3);
+}
+AXF_CLONES static void stress_row(const double* dx, double* dz, double xi, double zi, const double* xj,
+                                  const double* zj, index_t cols, double tol_x, double tol_z, double* sums3) {
+    stress_row_impl<double>(dx, dz, xi, zi, xj, zj, cols, tol_x, tol_z, sums3);
+}
+
 struct StressSums {
     double num = 0.0;  // sum over ordered pairs i != j of (D - E)^2
     double den = 0.0;  // sum over ordered pairs i != j of D^2
@@ -86,21 +120,9 @@ double stress_value_grad(const T* X, const T* Z, index_t n, index_t d, index_t k
                         dx[jd] = -(xi + xj[jd]);
                         dz[jd] = -(zi + zj[jd]);
                     }
-                    double snum = 0.0, sden = 0.0, sw = 0.0;
-#pragma omp simd reduction(+ : snum, sden, sw)
-                    for (index_t j = 0; j < cols; ++j) {
-                        T dd = (xi + xj[j]) + dx[j];
-                        dd = dd > tol_x * (xi + xj[j]) ? dd : T(0);
-                        T ee = (zi + zj[j]) + dz[j];
-                        ee = ee > tol_z * (zi + zj[j]) ? ee : T(0);
-                        const T D = std::sqrt(dd), E = std::sqrt(ee);
-                        const double diff = double(D) - double(E);
-                        snum += diff * diff;
-                        sden += double(dd);
-                        const T w = E > T(0) ? T(1) - D / E : T(0);
-                        dz[j] = w;
-                        sw += double(w);
-                    }
+                    double sums3[3];
+                    stress_row(dx, dz, xi, zi, xj, zj, cols, tol_x, tol_z, sums3);
+                    const double snum = sums3[0], sden = sums3[1], sw = sums3[2];
                     bnum += snum;
                     bden += sden;
                     if (want_grad) wsum[r0 + i] += sw;
