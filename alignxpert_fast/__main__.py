@@ -559,7 +559,10 @@ def _cmd_evaluate(args, parser):
     views, names = _load_arrays(args.views, parser)
     labels = None
     if args.labels is not None:
-        (labels,), _ = _load_arrays([args.labels], parser, flag="--labels")
+        arrays, _ = _load_arrays([args.labels], parser, flag="--labels")
+        if len(arrays) != 1:
+            parser.error(f"--labels must hold one array (a .npy, or a .npz with one entry), got {len(arrays)}")
+        labels = arrays[0]
     n = {v.shape[0] if np.ndim(v) == 2 else None for v in views}
     if len(n) != 1 or None in n:
         parser.error(f"--views: evaluate needs paired 2-D views with the same number of rows, got shapes "
