@@ -46,6 +46,7 @@ import numpy as np
 from ._config import get_config
 from ._validation import check_matrix, check_scalar, result_dtype
 from .kernels import cosine_similarity, linear_kernel, rbf_kernel
+from ._common import kernel_params
 from .stress import stress_and_grad
 
 __all__ = [
@@ -76,18 +77,10 @@ def check_similarity_kernel(kernel):
 
 
 def _kernel_params(kernel, gamma, degree, coef0):
-    if kernel in ("rbf", "poly"):
-        if gamma is None:
-            raise ValueError(f"gamma must be given (a positive float) for the {kernel!r} similarity kernel")
-        gamma = check_scalar(gamma, "gamma", lower=0, include_lower=False)
-    else:
-        gamma = 1.0
-    if kernel == "poly":
-        degree = check_scalar(degree, "degree", lower=1, integer=True)
-        coef0 = check_scalar(coef0, "coef0")
-    else:
-        degree, coef0 = 1, 0.0
-    return gamma, degree, coef0
+    if kernel in ("rbf", "poly") and gamma is None:
+        raise ValueError(f"gamma must be given (a positive float) for the {kernel!r} similarity kernel")
+    p = kernel_params(kernel, 1, gamma=gamma, degree=degree, coef0=coef0)
+    return p["gamma"], p["degree"], p["coef0"]
 
 
 def _safe_inv_norms(A):
