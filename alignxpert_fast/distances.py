@@ -23,10 +23,11 @@ def euclidean_distances(X, Y=None, *, squared=False, out=None, backend="auto", n
     -------
     D : ndarray of shape (n_samples_X, n_samples_Y); float32 if X and Y are float32.
 
-    Uses ``||x||^2 + ||y||^2 - 2 <x, y>`` on data centered in float64, clamped at 0.
-    Unlike scikit-learn, float32 inputs are not upcast: centering removes the offset
-    cancellation the upcast guards against.  Memory: the output plus a centered copy of
-    X and Y.
+    Uses ``||x||^2 + ||y||^2 - 2 <x, y>``, clamped at 0, on data centered on the common
+    mean (computed in float64) when that offset dominates the spread.  Unlike
+    scikit-learn, float32 inputs are not upcast: centering removes the offset
+    cancellation the upcast guards against.  Memory: the output, plus a centered copy of
+    X and Y only when centering applies.
     """
     if not isinstance(squared, bool):
         raise TypeError(f"squared must be a bool, got {squared!r}")

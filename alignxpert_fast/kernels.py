@@ -61,7 +61,8 @@ def rbf_kernel(X, Y=None, gamma=None, *, out=None, backend="auto", n_threads=Non
     K : ndarray of shape (n_samples_X, n_samples_Y), float32 if X and Y are float32
         else float64.
 
-    Memory: the output, plus one centered copy of X and Y (O((n_X + n_Y) * n_features)).
+    Memory: the output, plus a centered copy of X and Y (O((n_X + n_Y) * n_features)) only when
+    their common offset dominates their spread (see ``_common.center_pair``).
     """
     return _gram("rbf", X, Y, out, backend, n_threads, block_rows, block_cols, gamma=gamma)
 
