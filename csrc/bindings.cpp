@@ -68,6 +68,12 @@ void check_no_overlap(const View& out, const View& in, const char* out_name, con
         throw std::invalid_argument(std::string(out_name) + " must not share memory with " + in_name);
 }
 
+void check_same_cols(const View& X, const View& Y) {
+    if (X.cols != Y.cols)
+        throw std::invalid_argument("X and Y must have the same number of columns, got " + std::to_string(X.cols) +
+                                    " and " + std::to_string(Y.cols));
+}
+
 void check_threads_blocks(int n_threads, index_t br, index_t bc) {
     if (n_threads < 1) throw std::invalid_argument("n_threads must be >= 1, got " + std::to_string(n_threads));
     if (br < 1) throw std::invalid_argument("block_rows must be >= 1, got " + std::to_string(br));
@@ -106,9 +112,7 @@ void py_gram(int kind_code, py::handle X_, py::handle Y_, py::handle out_, doubl
     check_threads_blocks(n_threads, br, bc);
     View X = check_array<T>(X_, "X", false), Y = check_array<T>(Y_, "Y", false);
     View out = check_array<T>(out_, "out", true);
-    if (X.cols != Y.cols)
-        throw std::invalid_argument("X and Y must have the same number of columns, got " + std::to_string(X.cols) +
-                                    " and " + std::to_string(Y.cols));
+    check_same_cols(X, Y);
     if (out.rows != X.rows || out.cols != Y.rows)
         throw std::invalid_argument("out must have shape (" + std::to_string(X.rows) + ", " + std::to_string(Y.rows) +
                                     "), got (" + std::to_string(out.rows) + ", " + std::to_string(out.cols) + ")");
@@ -132,9 +136,7 @@ void py_kernel_matvec(int kind_code, py::handle X_, py::handle Y_, py::handle V_
     check_threads_blocks(n_threads, br, bc);
     View X = check_array<T>(X_, "X", false), Y = check_array<T>(Y_, "Y", false);
     View out = check_array<T>(out_, "out", true);
-    if (X.cols != Y.cols)
-        throw std::invalid_argument("X and Y must have the same number of columns, got " + std::to_string(X.cols) +
-                                    " and " + std::to_string(Y.cols));
+    check_same_cols(X, Y);
     const T* vptr = nullptr;
     index_t pc = 1;
     if (!V_.is_none()) {

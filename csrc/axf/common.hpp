@@ -49,6 +49,15 @@ inline int omp_max_threads() {
 #endif
 }
 
+// Index of the calling thread inside a parallel region (0 without OpenMP).
+inline int thread_id() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 // ---------------------------------------------------------------- BLAS pointers
 // Fortran BLAS signatures (LP64, as exported by scipy.linalg.cython_blas).
 using sgemm_t = void (*)(const char*, const char*, const int*, const int*, const int*,

@@ -49,6 +49,14 @@ inline void row_aux(Kind kind, const T* X, index_t n, index_t d, std::vector<T>&
     }
 }
 
+// row_aux for both sides; Y's is a copy of X's when Y is X.
+template <typename T>
+inline void pair_aux(Kind kind, const T* X, index_t n, const T* Y, index_t m, index_t d, bool symmetric,
+                     std::vector<T>& ax, std::vector<T>& ay, int n_threads) {
+    row_aux(kind, X, n, d, ax, n_threads);
+    if (symmetric) ay = ax; else row_aux(kind, Y, m, d, ay, n_threads);
+}
+
 // gemm scaling applied before the epilogue.
 template <typename T>
 inline T gemm_alpha(Kind kind, const KernelParams& p) {
@@ -182,8 +190,7 @@ void gram(Kind kind, const KernelParams& p, const T* X, index_t n, const T* Y, i
     br = std::max<index_t>(1, std::min(br, n));
     bc = std::max<index_t>(1, std::min(bc, m));
     std::vector<T> ax, ay;
-    row_aux(kind, X, n, d, ax, n_threads);
-    if (symmetric) ay = ax; else row_aux(kind, Y, m, d, ay, n_threads);
+    pair_aux(kind, X, n, Y, m, d, symmetric, ax, ay, n_threads);
     const T alpha = gemm_alpha<T>(kind, p);
     const index_t nbr = ceil_div(n, br), nbc = ceil_div(m, bc), ntiles = nbr * nbc;
 #pragma omp parallel for num_threads(n_threads) schedule(static)

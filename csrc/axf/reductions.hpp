@@ -23,8 +23,7 @@ void kernel_matvec(Kind kind, const KernelParams& p, const T* X, index_t n, cons
     br = std::max<index_t>(1, std::min(br, n));
     bc = std::max<index_t>(1, std::min(bc, m));
     std::vector<T> ax, ay;
-    row_aux(kind, X, n, d, ax, n_threads);
-    if (symmetric) ay = ax; else row_aux(kind, Y, m, d, ay, n_threads);
+    pair_aux(kind, X, n, Y, m, d, symmetric, ax, ay, n_threads);
     const T alpha = gemm_alpha<T>(kind, p);
     const index_t nbr = ceil_div(n, br);
     const int nt = std::max(1, n_threads);
@@ -34,11 +33,7 @@ void kernel_matvec(Kind kind, const KernelParams& p, const T* X, index_t n, cons
     std::vector<double> accs(size_t(nt) * size_t(br * pc));
 #pragma omp parallel num_threads(nt)
     {
-#ifdef _OPENMP
-        const int tid = omp_get_thread_num();
-#else
-        const int tid = 0;
-#endif
+        const int tid = thread_id();
         T* tile = tiles.data() + size_t(tid) * size_t(br * bc);
         T* tmp = tmps.data() + size_t(tid) * size_t(br * pc);
         double* acc = accs.data() + size_t(tid) * size_t(br * pc);

@@ -92,11 +92,7 @@ double stress_value_grad(const T* X, const T* Z, index_t n, index_t d, index_t k
     std::vector<T> tg(want_grad ? size_t(nt) * size_t(br * k) : 0);
 #pragma omp parallel num_threads(nt)
     {
-#ifdef _OPENMP
-        const int tid = omp_get_thread_num();
-#else
-        const int tid = 0;
-#endif
+        const int tid = thread_id();
         T* DX = tx.data() + size_t(tid) * size_t(br * bc);
         T* DZ = tz.data() + size_t(tid) * size_t(br * bc);
         T* WZ = want_grad ? tg.data() + size_t(tid) * size_t(br * k) : nullptr;
