@@ -16,7 +16,7 @@ from .kernels import (
     polynomial_kernel,
     rbf_kernel,
 )
-from .stress import stress, stress_and_grad
+from .stress import StressCache, stress, stress_and_grad
 
 __version__ = "0.1.0"
 
@@ -36,6 +36,7 @@ __all__ = [
     "show_config",
     "stress",
     "stress_and_grad",
+    "StressCache",
 ]
 
 

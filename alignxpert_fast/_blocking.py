@@ -21,11 +21,14 @@ def gram_blocks(n, m, n_threads, block_rows=None, block_cols=None):
     return int(br), int(bc)
 
 
-def reduction_blocks(n, m, p, itemsize, n_threads, working_memory, block_rows=None, block_cols=None, n_tiles=1):
+def reduction_blocks(n, m, p, itemsize, n_threads, working_memory, block_rows=None, block_cols=None, n_tiles=1,
+                     max_rows=512):
     """(block_rows, block_cols) for a blockwise reduction.
 
     Per thread the scratch is ``n_tiles * br * bc`` tile entries plus ``2 * br * p``
     accumulator entries; all threads together stay within ``working_memory`` MiB.
+    ``max_rows`` caps the default ``br`` (the stress passes 256: its tiles are read
+    several times, and 256 x 2048 float32 tiles stay in L2).
     """
     budget = working_memory * 2**20 / max(1, n_threads)
     bc = block_cols or max(MIN_BLOCK, min(2048, max(m, 1)))
@@ -34,7 +37,7 @@ def reduction_blocks(n, m, p, itemsize, n_threads, working_memory, block_rows=No
     else:
         per_row = n_tiles * bc * itemsize + 2 * p * 8
         br = int(budget // max(per_row, 1))
-        br = max(MIN_BLOCK, min(br, 512, math.ceil(max(n, 1) / n_threads)))
+        br = max(MIN_BLOCK, min(br, max_rows, math.ceil(max(n, 1) / n_threads)))
     return int(br), int(bc)
 
 

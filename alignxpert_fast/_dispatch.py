@@ -19,6 +19,12 @@ validated, C-contiguous arrays of one float dtype::
     kernel_matvec(kernel, X, Y, V_or_None, out, *, gamma, coef0, degree, symmetric, n_threads,
                   block_rows, block_cols)
     stress(X, Z, grad_or_None, *, n_threads, block_rows, block_cols) -> (value, num, den)
+    stress_pack(X, out_1d, *, n_threads, block_rows)
+    stress_cached(D_1d, Z, grad_or_None, *, n_threads, block_rows, block_cols) -> (value, num, den)
+
+``stress_pack`` writes X's pairwise distances in packed upper row blocks (layout in
+csrc/axf/stress.hpp and ``reference.packed_offsets``), which ``stress_cached`` reads in
+place of X: the same layout in every backend, so a cache made by one serves all.
 
 ``kernel`` is one of "linear", "rbf", "poly", "cosine", "sqeuclidean", "euclidean".
 The public layer centers inputs of translation-invariant kernels (rbf, distances,

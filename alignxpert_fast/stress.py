@@ -8,7 +8,12 @@ from ._common import resolve_run
 from ._config import get_config
 from ._validation import check_matrix, check_no_alias, check_out, result_dtype
 
-__all__ = ["stress", "stress_and_grad"]
+__all__ = ["stress", "stress_and_grad", "StressCache"]
+
+
+def _center(A):
+    # distances are translation invariant: center in float64 (no float32 cancellation)
+    return A - A.mean(axis=0, dtype=np.float64).astype(A.dtype)
 
 
 def _prepare(X, Z):
@@ -20,10 +25,7 @@ def _prepare(X, Z):
             f"X and Z must have the same number of rows (row i of Z is the projection of row i of X); "
             f"got X.shape={Xc.shape}, Z.shape={Zc.shape}"
         )
-    # both distances are translation invariant: center each in float64
-    Xc = Xc - Xc.mean(axis=0, dtype=np.float64).astype(dtype)
-    Zc = Zc - Zc.mean(axis=0, dtype=np.float64).astype(dtype)
-    return Xc, Zc, dtype
+    return _center(Xc), _center(Zc), dtype
 
 
 def _run(X, Z, grad, backend, n_threads, block_rows, block_cols):
@@ -31,7 +33,7 @@ def _run(X, Z, grad, backend, n_threads, block_rows, block_cols):
     n = X.shape[0]
     nt = _blocking.cap_threads(nt, n * n * (X.shape[1] + 2 * Z.shape[1]))
     br, bc = _blocking.reduction_blocks(
-        n, n, Z.shape[1], X.dtype.itemsize, nt, get_config()["working_memory"], br, bc, n_tiles=2
+        n, n, Z.shape[1], X.dtype.itemsize, nt, get_config()["working_memory"], br, bc, n_tiles=2, max_rows=256
     )
     nt = min(nt, -(-n // br))  # no more threads than row blocks
     value, _num, _den = mod.stress(X, Z, grad, n_threads=nt, block_rows=br, block_cols=bc)
@@ -88,3 +90,116 @@ def stress_and_grad(X, Z, *, out=None, backend="auto", n_threads=None, block_row
     check_no_alias(grad, "out", ("X", X), ("Z", Z))
     value = _run(Xc, Zc, grad, backend, n_threads, block_rows, block_cols)
     return value, grad
+
+
+class StressCache:
+    """The pairwise distances of X, computed once, for many stress evaluations against
+    changing projections Z (what a full-batch optimizer does).
+
+    Stores ``D_ij = ||x_i - x_j||`` for i in a row block and j >= the block's first row
+    ("packed upper row blocks", about ``n (n + block_rows) / 2`` entries in X's dtype;
+    layout in ``csrc/axf/stress.hpp``).  An evaluation then costs about
+    ``1.5 n^2 k`` multiply-adds (the upper half of Z's Gram matrix and the two gradient
+    products), where :func:`stress_and_grad` costs ``n^2 (d / 2 + 1.5 k)``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d), n >= 2, float32 or float64 (others become float64)
+        Centered in float64 before the distances are formed.
+    backend, n_threads : as in :func:`stress` (for building the cache and default for
+        the evaluations).
+    block_rows : int, default=256
+        Rows per packed block (fixed for the cache's lifetime).
+
+    Attributes
+    ----------
+    n_samples, n_features : int
+    dtype : numpy.dtype, the dtype of the cache and of every evaluation
+    block_rows : int
+    nbytes : int, size of the cache
+
+    Examples
+    --------
+    >>> import numpy as np, alignxpert_fast as axf
+    >>> X = np.random.default_rng(0).standard_normal((500, 20))
+    >>> cache = axf.StressCache(X)
+    >>> value, grad = cache.stress_and_grad(X[:, :5])
+    >>> bool(np.isclose(value, axf.stress(X, X[:, :5])))
+    True
+    """
+
+    DEFAULT_BLOCK_ROWS = 256
+
+    def __init__(self, X, *, backend="auto", n_threads=None, block_rows=None):
+        dtype = result_dtype(X)
+        Xc = _center(check_matrix(X, "X", dtype=dtype, min_rows=2))
+        mod, nt, br, _ = resolve_run(backend, n_threads, block_rows, None)
+        n, d = Xc.shape
+        br = min(br or self.DEFAULT_BLOCK_ROWS, n)
+        size = self.packed_size(n, br)
+        data = np.empty(size, dtype=dtype)
+        nt = min(_blocking.cap_threads(nt, n * n * d // 2), -(-n // br))
+        mod.stress_pack(Xc, data, n_threads=nt, block_rows=br)
+        self._data = data
+        self._backend = backend
+        self._n_threads = n_threads
+        self.n_samples, self.n_features = n, d
+        self.dtype = np.dtype(dtype)
+        self.block_rows = int(br)
+        # all-identical rows make the stress undefined: say so now, not at the first evaluation
+        if not np.any(data):
+            raise ValueError("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)")
+
+    @staticmethod
+    def packed_size(n, block_rows):
+        """Entries of the cache of n rows in blocks of ``block_rows``."""
+        return sum(min(block_rows, n - r0) * (n - r0) for r0 in range(0, n, block_rows))
+
+    @classmethod
+    def estimate_nbytes(cls, n, dtype, block_rows=None):
+        """Bytes a cache of n rows would take (to decide whether to build one)."""
+        br = min(block_rows or cls.DEFAULT_BLOCK_ROWS, max(int(n), 1))
+        return cls.packed_size(int(n), br) * np.dtype(dtype).itemsize
+
+    @property
+    def nbytes(self):
+        return int(self._data.nbytes)
+
+    def __repr__(self):
+        return (f"StressCache(n_samples={self.n_samples}, n_features={self.n_features}, dtype={self.dtype.name}, "
+                f"block_rows={self.block_rows}, nbytes={self.nbytes})")
+
+    def _run(self, Z, grad, backend, n_threads, block_cols):
+        mod, nt, _, bc = resolve_run(self._backend if backend is None else backend,
+                                     self._n_threads if n_threads is None else n_threads, None, block_cols)
+        n, k = Z.shape
+        br = self.block_rows
+        nt = min(_blocking.cap_threads(nt, 3 * n * n * k // 2), -(-n // br))
+        _, bc = _blocking.reduction_blocks(n, n, k, Z.dtype.itemsize, nt, get_config()["working_memory"], br, bc,
+                                           n_tiles=2)
+        value, _num, _den = mod.stress_cached(self._data, Z, grad, n_threads=nt, block_rows=br, block_cols=bc)
+        return float(value)
+
+    def _check_z(self, Z):
+        Zc = check_matrix(Z, "Z", dtype=self.dtype, min_rows=2)
+        if Zc.shape[0] != self.n_samples:
+            raise ValueError(f"Z must have {self.n_samples} rows (one per row of the cached X), got {Zc.shape[0]}")
+        return _center(Zc)
+
+    def stress(self, Z, *, backend=None, n_threads=None, block_cols=None):
+        """Normalized stress of the cached X against Z, shape (n, k), as :func:`stress`.
+
+        Z is converted to the cache's dtype.  ``backend`` / ``n_threads`` default to the
+        cache's.
+        """
+        return self._run(self._check_z(Z), None, backend, n_threads, block_cols)
+
+    def stress_and_grad(self, Z, *, out=None, backend=None, n_threads=None, block_cols=None):
+        """Stress and its gradient with respect to Z, as :func:`stress_and_grad`.
+
+        Returns ``(value, grad)``, grad of shape (n, k) in the cache's dtype.
+        """
+        Zc = self._check_z(Z)
+        grad = check_out(out, Zc.shape, self.dtype)
+        check_no_alias(grad, "out", ("Z", Z), ("cache", self._data))
+        return self._run(Zc, grad, backend, n_threads, block_cols), grad

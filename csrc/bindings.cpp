@@ -161,6 +161,19 @@ void py_kernel_matvec(int kind_code, py::handle X_, py::handle Y_, py::handle V_
                           X.cols, vptr, pc, static_cast<T*>(out.ptr), symmetric, n_threads, br, bc);
 }
 
+// The optional gradient output of the stress: Z's shape, writable, sharing no memory.
+template <typename T>
+T* check_grad(py::handle grad_, const View& Z, const View& in, const char* in_name) {
+    if (grad_.is_none()) return nullptr;
+    View G = check_array<T>(grad_, "grad", true);
+    if (G.rows != Z.rows || G.cols != Z.cols)
+        throw std::invalid_argument("grad must have Z's shape (" + std::to_string(Z.rows) + ", " +
+                                    std::to_string(Z.cols) + ")");
+    check_no_overlap(G, in, "grad", in_name);
+    check_no_overlap(G, Z, "grad", "Z");
+    return static_cast<T*>(G.ptr);
+}
+
 template <typename T>
 py::tuple py_stress(py::handle X_, py::handle Z_, py::handle grad_, int n_threads, index_t br, index_t bc) {
     check_blas();
@@ -169,16 +182,7 @@ py::tuple py_stress(py::handle X_, py::handle Z_, py::handle grad_, int n_thread
     if (X.rows != Z.rows)
         throw std::invalid_argument("X and Z must have the same number of rows, got " + std::to_string(X.rows) +
                                     " and " + std::to_string(Z.rows));
-    T* gptr = nullptr;
-    if (!grad_.is_none()) {
-        View G = check_array<T>(grad_, "grad", true);
-        if (G.rows != Z.rows || G.cols != Z.cols)
-            throw std::invalid_argument("grad must have Z's shape (" + std::to_string(Z.rows) + ", " +
-                                        std::to_string(Z.cols) + ")");
-        check_no_overlap(G, X, "grad", "X");
-        check_no_overlap(G, Z, "grad", "Z");
-        gptr = static_cast<T*>(G.ptr);
-    }
+    T* gptr = check_grad<T>(grad_, Z, X, "X");
     check_int_dims(X.rows, X.cols, "X");
     check_int_dims(Z.rows, Z.cols, "Z");
     double value;
@@ -187,6 +191,48 @@ py::tuple py_stress(py::handle X_, py::handle Z_, py::handle grad_, int n_thread
         py::gil_scoped_release nogil;
         value = axf::stress_value_grad<T>(static_cast<const T*>(X.ptr), static_cast<const T*>(Z.ptr), X.rows,
                                           X.cols, Z.cols, gptr, n_threads, br, bc, &sums);
+    }
+    return py::make_tuple(value, sums.num, sums.den);
+}
+
+// The packed distance cache travels as a (1, total) array (see csrc/axf/stress.hpp).
+template <typename T>
+View check_packed(py::handle D_, const char* name, index_t n, index_t br, bool writable) {
+    View D = check_array<T>(D_, name, writable);
+    const size_t total = axf::packed_offsets(n, axf::clamp_block(br, n)).back();
+    if (D.rows != 1 || size_t(D.cols) != total)
+        throw std::invalid_argument(std::string(name) + " must have shape (1, " + std::to_string(total) +
+                                    ") for n=" + std::to_string(n) + " and block_rows=" + std::to_string(br) +
+                                    ", got (" + std::to_string(D.rows) + ", " + std::to_string(D.cols) + ")");
+    return D;
+}
+
+template <typename T>
+void py_stress_pack(py::handle X_, py::handle out_, int n_threads, index_t br) {
+    check_blas();
+    check_threads_blocks(n_threads, br, 1);
+    View X = check_array<T>(X_, "X", false);
+    View out = check_packed<T>(out_, "out", X.rows, br, true);
+    check_no_overlap(out, X, "out", "X");
+    check_int_dims(X.rows, X.cols, "X");
+    py::gil_scoped_release nogil;
+    axf::stress_pack<T>(static_cast<const T*>(X.ptr), X.rows, X.cols, static_cast<T*>(out.ptr), n_threads, br);
+}
+
+template <typename T>
+py::tuple py_stress_cached(py::handle D_, py::handle Z_, py::handle grad_, int n_threads, index_t br, index_t bc) {
+    check_blas();
+    check_threads_blocks(n_threads, br, bc);
+    View Z = check_array<T>(Z_, "Z", false);
+    View D = check_packed<T>(D_, "D", Z.rows, br, false);
+    T* gptr = check_grad<T>(grad_, Z, D, "D");
+    check_int_dims(Z.rows, Z.cols, "Z");
+    double value;
+    axf::StressSums sums;
+    {
+        py::gil_scoped_release nogil;
+        value = axf::stress_sym<T>(nullptr, 0, static_cast<const T*>(D.ptr), static_cast<const T*>(Z.ptr), Z.rows,
+                                   Z.cols, gptr, n_threads, br, bc, &sums);
     }
     return py::make_tuple(value, sums.num, sums.den);
 }
@@ -223,6 +269,12 @@ PYBIND11_MODULE(_native, m) {
     const char* st_doc = "stress(X, Z, grad_or_None, n_threads, block_rows, block_cols) -> (value, num, den)";
     m.def("stress_f32", &py_stress<float>, st_doc);
     m.def("stress_f64", &py_stress<double>, st_doc);
+    const char* pk_doc = "stress_pack(X, out(1, total), n_threads, block_rows): packed upper-row-block distances";
+    m.def("stress_pack_f32", &py_stress_pack<float>, pk_doc);
+    m.def("stress_pack_f64", &py_stress_pack<double>, pk_doc);
+    const char* sc_doc = "stress_cached(D(1, total), Z, grad_or_None, n_threads, block_rows, block_cols) -> (value, num, den)";
+    m.def("stress_cached_f32", &py_stress_cached<float>, sc_doc);
+    m.def("stress_cached_f64", &py_stress_cached<double>, sc_doc);
 #ifdef __VERSION__
     m.attr("compiler") = __VERSION__;
 #endif

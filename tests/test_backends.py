@@ -37,7 +37,7 @@ def test_backends_share_the_internal_signature():
         if not ok:
             continue
         mod = resolve_backend(name)
-        for op in ("gram", "kernel_matvec", "stress"):
+        for op in ("gram", "kernel_matvec", "stress", "stress_pack", "stress_cached"):
             assert callable(getattr(mod, op)), f"backend {name} lacks {op}"
 
 

@@ -132,8 +132,14 @@ def test_stress_n_threads_invariance(shape, backend, dtype, rng):
     fixed = dict(block_rows=16, block_cols=32)
     v1, g1 = axf.stress_and_grad(X, Z, backend=backend, n_threads=1, **fixed)
     v2, g2 = axf.stress_and_grad(X, Z, backend=backend, n_threads=2, **fixed)
+    # the value's partial sums are per row block: bit-identical for any thread count
     assert v1 == v2
-    np.testing.assert_array_equal(g1, g2)
+    # gradient rows also collect the mirror tiles of other row blocks, summed per thread:
+    # bit-identical for a given thread count, equal within the tolerance across counts
+    v2b, g2b = axf.stress_and_grad(X, Z, backend=backend, n_threads=2, **fixed)
+    assert v2b == v2
+    np.testing.assert_array_equal(g2b, g2)
+    assert_allclose(g2, g1, dtype)
     assert axf.stress(X, Z, backend=backend, n_threads=1, **fixed) == axf.stress(
         X, Z, backend=backend, n_threads=2, **fixed
     )

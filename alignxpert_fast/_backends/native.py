@@ -40,3 +40,14 @@ def kernel_matvec(kernel, X, Y, V, out, *, gamma, coef0, degree, symmetric, n_th
 def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
     with single_threaded_blas():
         return _fn("stress", X.dtype)(X, Z, grad, int(n_threads), int(block_rows), int(block_cols))
+
+
+def stress_pack(X, out, *, n_threads, block_rows):
+    with single_threaded_blas():
+        _fn("stress_pack", X.dtype)(X, out.reshape(1, -1), int(n_threads), int(block_rows))
+
+
+def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
+    with single_threaded_blas():
+        return _fn("stress_cached", Z.dtype)(D.reshape(1, -1), Z, grad, int(n_threads), int(block_rows),
+                                             int(block_cols))

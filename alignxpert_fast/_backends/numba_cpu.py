@@ -13,6 +13,10 @@ results do not depend on the thread count.  Scratch is allocated once per thread
 * ``kernel_matvec`` / row sums: ``block_rows x block_cols`` tiles in per-thread
   scratch, folded into a float64 accumulator (second gemm against the V panel).
 * stress: two gemms per tile (X and Z), D, E and W in cache, a third gemm W @ Z.
+* stress against a distance cache (``stress_pack`` / ``stress_cached``): the packed
+  upper row blocks and the upper-triangle "snake" schedule of csrc/axf/stress.hpp; the
+  gradient goes into per-thread float64 accumulators added in thread order, so it is
+  reproducible for a given thread count (the value for any thread count).
 
 Semantics follow ``reference.py`` (the spec): kernel values are computed in the input
 dtype (float32 tiles stay float32), norms / row sums / matvec accumulators / stress
@@ -390,6 +394,158 @@ if numba is not None:
             for q in range(k):
                 grad[i, q] = scale * (ws * np.float64(Z[i, q]) - gacc[i * k + q])
 
+    # ------------------------------------------------------------------ stress, packed cache
+    # As csrc/axf/stress.hpp stress_pack / stress_sym: row block b of br rows visits only
+    # the columns j >= r0 (its diagonal square once, then bc-column tiles standing for
+    # both orders).  Thread q of nt handles the schedule positions p = q, q + nt, ... with
+    # row block _snake_block(p, nt), so the wide first row blocks are shared.
+
+    @njit(nogil=True, cache=True, inline="always")
+    def _snake_block(p, nt):
+        rnd = p // nt
+        q = p - rnd * nt
+        return rnd * nt + (q if rnd % 2 == 0 else nt - 1 - q)
+
+    @njit(nogil=True, cache=True, fastmath=_FM_ELEMWISE)
+    def _dist_row(c, xi, xj, tol):
+        """One tile row of distances, in place: c[j] holds <x_i, x_j> on entry and
+        |x_i - x_j| on exit (squared distances under the noise floor count as 0)."""
+        zero = c.dtype.type(0)
+        two = c.dtype.type(2)
+        for j in range(c.shape[0]):
+            dd = xi + xj[j] - two * c[j]
+            dd = dd if dd > tol * (xi + xj[j]) else zero
+            c[j] = np.sqrt(dd)
+
+    @njit(nogil=True, cache=True, fastmath=_FM_ELEMWISE)
+    def _pack_blocks(X, xs, flat, off, br, tol, nt, q):
+        """Thread q's row blocks of the packed cache: one gemm of the row panel against
+        the columns r0.. straight into the (contiguous) packed block, then distances in
+        place and the diagonal exactly 0."""
+        n = X.shape[0]
+        nb = off.shape[0] - 1
+        npos = (nb + nt - 1) // nt * nt
+        for p in range(q, npos, nt):
+            b = _snake_block(p, nt)
+            if b >= nb:
+                continue
+            r0 = b * br
+            rows = min(br, n - r0)
+            width = n - r0
+            C = flat[off[b]:off[b + 1]]
+            np.dot(X[r0:r0 + rows], X[r0:].T, C.reshape((rows, width)))
+            xj = xs[r0:]
+            for i in range(rows):
+                _dist_row(C[i * width:(i + 1) * width], xs[r0 + i], xj, tol)
+                C[i * width + i] = 0
+
+    @njit(parallel=True, nogil=True, cache=True)
+    def _stress_pack(X, xs, flat, off, br, tol, nt):
+        for q in prange(nt):
+            _pack_blocks(X, xs, flat, off, br, tol, nt, q)
+
+    @njit(nogil=True, cache=True, fastmath=_FM_REDUCE)
+    def _cached_row(D, dz, zi, zj, tol_z):
+        """One tile row against cached distances D: dz holds <z_i, z_j> on entry and
+        w_ij on exit.  Returns the float64 sums of (D - E)^2, D^2 and w."""
+        zero = dz.dtype.type(0)
+        one = dz.dtype.type(1)
+        two = dz.dtype.type(2)
+        snum = 0.0
+        sden = 0.0
+        sw = 0.0
+        for j in range(dz.shape[0]):
+            ee = zi + zj[j] - two * dz[j]
+            ee = ee if ee > tol_z * (zi + zj[j]) else zero
+            E = np.sqrt(ee)
+            Dj = D[j]
+            diff = np.float64(Dj) - np.float64(E)
+            snum += diff * diff
+            sden += np.float64(Dj) * np.float64(Dj)
+            w = one - Dj / E if E > zero else zero
+            dz[j] = w
+            sw += np.float64(w)
+        return snum, sden, sw
+
+    @njit(nogil=True, cache=True, fastmath=_FM_REDUCE)
+    def _cached_blocks(D, Z, zs, off, want_grad, g, ws, part_num, part_den, br, bc, tol_z, nt, q):
+        """Thread q's row blocks: per-block float64 sums (weight 1 on the diagonal
+        square, 2 on the tiles to its right) into part_num / part_den and (want_grad)
+        this thread's accumulators ws (row sums of W) and g (W @ Z, flat n x k)."""
+        n, k = Z.shape
+        nb = off.shape[0] - 1
+        tw = max(br, bc)
+        DZ = np.empty(br * tw, Z.dtype)
+        WZ = np.empty(tw * k if want_grad else 0, Z.dtype)
+        cs = np.empty(tw if want_grad else 0, np.float64)
+        npos = (nb + nt - 1) // nt * nt
+        for p in range(q, npos, nt):
+            b = _snake_block(p, nt)
+            if b >= nb:
+                continue
+            r0 = b * br
+            rows = min(br, n - r0)
+            width = n - r0
+            Db = D[off[b]:off[b + 1]]
+            bnum = 0.0
+            bden = 0.0
+            c0 = r0
+            while c0 < n:
+                diag = c0 == r0
+                cols = rows if diag else min(bc, n - c0)
+                T = DZ[:rows * cols].reshape((rows, cols))
+                np.dot(Z[r0:r0 + rows], Z[c0:c0 + cols].T, T)
+                if want_grad and not diag:
+                    for j in range(cols):
+                        cs[j] = 0.0
+                zj = zs[c0:c0 + cols]
+                tnum = 0.0
+                tden = 0.0
+                for i in range(rows):
+                    dz = DZ[i * cols:(i + 1) * cols]
+                    zi = zs[r0 + i]
+                    if diag:
+                        dz[i] = zi  # the diagonal: E = 0 exactly (and D = 0)
+                    a = i * width + (c0 - r0)
+                    snum, sden, sw = _cached_row(Db[a:a + cols], dz, zi, zj, tol_z)
+                    tnum += snum
+                    tden += sden
+                    if want_grad:
+                        ws[r0 + i] += sw
+                        if not diag:
+                            for j in range(cols):
+                                cs[j] += np.float64(dz[j])
+                weight = 1.0 if diag else 2.0  # off-diagonal tiles stand for both orders
+                bnum += weight * tnum
+                bden += weight * tden
+                if want_grad:
+                    np.dot(T, Z[c0:c0 + cols], WZ[:rows * k].reshape((rows, k)))
+                    for t in range(rows * k):
+                        g[r0 * k + t] += np.float64(WZ[t])
+                    if not diag:
+                        np.dot(T.T, Z[r0:r0 + rows], WZ[:cols * k].reshape((cols, k)))
+                        for t in range(cols * k):
+                            g[c0 * k + t] += np.float64(WZ[t])
+                        for j in range(cols):
+                            ws[c0 + j] += cs[j]
+                c0 += cols
+            part_num[b] = bnum
+            part_den[b] = bden
+
+    @njit(parallel=True, nogil=True, cache=True)
+    def _stress_cached(D, Z, zs, off, want_grad, gacc, wsum, part_num, part_den, br, bc, tol_z, nt):
+        """Stress partial sums against the packed cache; thread q owns gacc[q], wsum[q]."""
+        for q in prange(nt):
+            _cached_blocks(D, Z, zs, off, want_grad, gacc[q], wsum[q], part_num, part_den, br, bc, tol_z, nt, q)
+
+    @njit(nogil=True, cache=True)
+    def _sum_threads(A):
+        """Column sums of A (threads x m) added in thread order."""
+        out = np.zeros(A.shape[1], np.float64)
+        for t in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                out[j] += A[t, j]
+        return out
 
 # ---------------------------------------------------------------------- Python side
 def _require():
@@ -502,4 +658,71 @@ def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
         if want_grad:
             scale = 1.0 / (value * den * 0.5) if value > 0 else 0.0
             _stress_grad_finish(Z, wsum, gacc, scale, grad)
+    return value, num, den
+
+
+def _packed_offsets(n, br):
+    """reference.packed_offsets(n, br) as an int64 array."""
+    r0 = np.arange(0, n, br, dtype=np.int64)
+    off = np.zeros(r0.shape[0] + 1, np.int64)
+    np.cumsum(np.minimum(br, n - r0) * (n - r0), out=off[1:])
+    return off
+
+
+def stress_pack(X, out, *, n_threads, block_rows):
+    """Fill ``out`` (1-D, ``reference.packed_offsets(n, block_rows)[-1]`` entries) with
+    the distances of X in packed upper row blocks (the diagonal is exactly 0)."""
+    _require()
+    n = X.shape[0]
+    br = max(1, min(int(block_rows), n))
+    off = _packed_offsets(n, br)
+    if out.shape[0] != off[-1]:
+        raise ValueError(f"out must have {int(off[-1])} entries for n={n} and block_rows={block_rows}, "
+                         f"got {out.shape[0]}")
+    if n == 0:
+        return
+    with single_threaded_blas(), _numba_threads(n_threads) as nt:
+        nt = min(nt, off.shape[0] - 1)
+        xs = _row_aux(_SQEUCLIDEAN, X)
+        _stress_pack(X, xs, out, off, br, _noise_floor(X.dtype, X.shape[1]), nt)
+
+
+def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
+    """Stress of the packed distances D (see :func:`stress_pack`, same block_rows)
+    against Z (n, k); fills grad (n, k) if given.  Returns (value, num, den) as
+    :func:`stress`.  The value does not depend on the thread count; the gradient is
+    bit-for-bit reproducible for a given thread count (per-thread accumulators)."""
+    _require()
+    n, k = Z.shape
+    if n < 2:
+        raise ValueError(f"stress needs at least 2 samples, got n={n}")
+    br = max(1, min(int(block_rows), n))
+    bc = max(1, min(int(block_cols), n))
+    off = _packed_offsets(n, br)
+    if D.shape[0] != off[-1]:
+        raise ValueError(f"D must have {int(off[-1])} entries for n={n} and block_rows={block_rows}, "
+                         f"got {D.shape[0]}")
+    nbr = off.shape[0] - 1
+    want_grad = grad is not None
+    part_num = np.zeros(nbr, np.float64)
+    part_den = np.zeros(nbr, np.float64)
+    with single_threaded_blas(), _numba_threads(n_threads) as nt:
+        nt = min(nt, nbr)
+        gacc = np.zeros((nt, n * k if want_grad else 0), np.float64)
+        wsum = np.zeros((nt, n if want_grad else 0), np.float64)
+        zs = _row_aux(_SQEUCLIDEAN, Z)
+        _stress_cached(D, Z, zs, off, want_grad, gacc, wsum, part_num, part_den, br, bc,
+                       _noise_floor(Z.dtype, k), nt)
+        # fixed-order sum over row blocks: independent of the thread count
+        num = 0.0
+        den = 0.0
+        for b in range(nbr):
+            num += float(part_num[b])
+            den += float(part_den[b])
+        if not den > 0:
+            raise ValueError("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)")
+        value = float(np.sqrt(num / den))
+        if want_grad:
+            scale = 1.0 / (value * den * 0.5) if value > 0 else 0.0
+            _stress_grad_finish(Z, _sum_threads(wsum), _sum_threads(gacc), scale, grad)
     return value, num, den

@@ -137,3 +137,75 @@ def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
         scale = 1.0 / (value * den * 0.5) if value > 0 else 0.0
         grad[...] = scale * (wsum[:, None] * Z.astype(np.float64) - wz)
     return value, num, den
+
+
+# ----------------------------------------------------- stress against a distance cache
+def packed_offsets(n, block_rows):
+    """Offsets of the packed upper row blocks (csrc/axf/stress.hpp): block b holds
+    D[r0:r0+rows, r0:] row-major, r0 = b * block_rows; the last entry is the total."""
+    off = [0]
+    for r0 in range(0, n, block_rows):
+        off.append(off[-1] + min(block_rows, n - r0) * (n - r0))
+    return off
+
+
+def stress_pack(X, out, *, n_threads, block_rows):
+    """Fill ``out`` (1-D, ``packed_offsets(n, block_rows)[-1]`` entries) with the
+    distances of X in packed upper row blocks (the diagonal is exactly 0)."""
+    n = X.shape[0]
+    xn = _sqnorms(X).astype(X.dtype)
+    dt = X.dtype.type
+    off = packed_offsets(n, block_rows)
+    for b, r0 in enumerate(range(0, n, block_rows)):
+        r1 = min(n, r0 + block_rows)
+        dd = np.maximum(xn[r0:r1, None] + xn[None, r0:] - dt(2) * (X[r0:r1] @ X[r0:].T), 0)
+        i = np.arange(r1 - r0)
+        dd[i, i] = 0
+        out[off[b]:off[b + 1]] = np.sqrt(dd).ravel()
+
+
+def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
+    """Stress of the packed distances D (see :func:`stress_pack`) against Z (n, k);
+    fills grad if given.  Returns (value, num, den) as :func:`stress`.
+
+    Row block I meets the columns j >= r0 only: its diagonal square counts every ordered
+    pair once, the tile to its right stands for both (i, j) and (j, i).
+    """
+    n, k = Z.shape
+    if n < 2:
+        raise ValueError(f"stress needs at least 2 samples, got n={n}")
+    zn = _sqnorms(Z).astype(Z.dtype)
+    dt = Z.dtype.type
+    off = packed_offsets(n, block_rows)
+    num = den = 0.0
+    wz = np.zeros(Z.shape, dtype=np.float64)
+    wsum = np.zeros(n, dtype=np.float64)
+    for b, r0 in enumerate(range(0, n, block_rows)):
+        r1 = min(n, r0 + block_rows)
+        rows = r1 - r0
+        Db = D[off[b]:off[b + 1]].reshape(rows, n - r0)
+        ee = np.maximum(zn[r0:r1, None] + zn[None, r0:] - dt(2) * (Z[r0:r1] @ Z[r0:].T), 0)
+        i = np.arange(rows)
+        ee[i, i] = 0
+        E = np.sqrt(ee)
+        weight = np.full(n - r0, 2.0)
+        weight[:rows] = 1.0
+        diff = Db.astype(np.float64) - E.astype(np.float64)
+        num += float(np.sum(diff * diff * weight))
+        den += float(np.sum(Db.astype(np.float64) ** 2 * weight))
+        if grad is not None:
+            W = np.zeros_like(Db)
+            np.divide(Db, E, out=W, where=E > 0)
+            W = np.where(E > 0, dt(1) - W, dt(0)).astype(Z.dtype, copy=False)
+            wsum[r0:r1] += W.sum(axis=1, dtype=np.float64)
+            wz[r0:r1] += W @ Z[r0:]
+            right = W[:, rows:]
+            wsum[r1:] += right.sum(axis=0, dtype=np.float64)
+            wz[r1:] += right.T @ Z[r0:r1]
+    if not den > 0:
+        raise ValueError("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)")
+    value = float(np.sqrt(num / den))
+    if grad is not None:
+        scale = 1.0 / (value * den * 0.5) if value > 0 else 0.0
+        grad[...] = scale * (wsum[:, None] * Z.astype(np.float64) - wz)
+    return value, num, den

@@ -95,16 +95,19 @@ inline void fortran_gemm(const char* ta, const char* tb, int m, int n, int k, do
     blas_table().dgemm(ta, tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
 }
 
+// C <- beta * C (what a gemm with an empty inner dimension does).
+template <typename T>
+inline void scale_only(index_t M, index_t N, T beta, T* C, index_t ldc) {
+    for (index_t i = 0; i < M; ++i)
+        for (index_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+}
+
 // Row-major C (M x N, ldc) = alpha * A (M x K, lda) * B (N x K, ldb)^T + beta * C.
 template <typename T>
 inline void gemm_nt(index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
                     const T* B, index_t ldb, T beta, T* C, index_t ldc) {
     if (M == 0 || N == 0) return;
-    if (K == 0) {  // BLAS with k = 0 only scales C; do it ourselves for clarity
-        for (index_t i = 0; i < M; ++i)
-            for (index_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
-        return;
-    }
+    if (K == 0) return scale_only(M, N, beta, C, ldc);  // BLAS with k = 0 only scales C
     // Column-major view: C^T (N x M) = B (as K x N col-major, transposed) * A^T.
     fortran_gemm("T", "N", int(N), int(M), int(K), alpha, B, int(ldb), A, int(lda), beta, C, int(ldc));
 }
@@ -114,12 +117,18 @@ template <typename T>
 inline void gemm_nn(index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
                     const T* B, index_t ldb, T beta, T* C, index_t ldc) {
     if (M == 0 || N == 0) return;
-    if (K == 0) {
-        for (index_t i = 0; i < M; ++i)
-            for (index_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
-        return;
-    }
+    if (K == 0) return scale_only(M, N, beta, C, ldc);
     fortran_gemm("N", "N", int(N), int(M), int(K), alpha, B, int(ldb), A, int(lda), beta, C, int(ldc));
+}
+
+// Row-major C (M x N, ldc) = alpha * A^T * B + beta * C with A (K x M, lda) and
+// B (K x N, ldb) row-major.
+template <typename T>
+inline void gemm_tn(index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
+                    const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+    if (M == 0 || N == 0) return;
+    if (K == 0) return scale_only(M, N, beta, C, ldc);
+    fortran_gemm("N", "T", int(N), int(M), int(K), alpha, B, int(ldb), A, int(lda), beta, C, int(ldc));
 }
 
 // ---------------------------------------------------------------- helpers

@@ -1,0 +1,184 @@
+"""StressCache: stress against cached pairwise distances (the full-batch optimizer's path).
+
+Every backend's packed cache and cached evaluation agree with the uncached reference
+stress, with the naive oracles, across block sizes, thread counts and backends (a cache
+built by one backend is read by another: the layout is shared).
+"""
+from __future__ import annotations
+
+import numpy as np
+import oracles
+import pytest
+from _testing import assert_allclose, make_data
+
+import alignxpert_fast as axf
+from alignxpert_fast import _blocking
+from alignxpert_fast._backends import reference
+from alignxpert_fast.objective import AlignXpertObjective
+
+REF = "reference"
+SHAPES = [(2, 3, 2), (3, 1, 4), (29, 5, 2), (64, 4, 9), (150, 6, 3)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "n%d-d%d-k%d" % s)
+@pytest.mark.parametrize("block_rows", [1, 7, None])
+def test_cached_stress_matches_uncached(shape, block_rows, backend, dtype, rng):
+    n, d, k = shape
+    X, Z = make_data(rng, n, d, dtype), make_data(rng, n, k, dtype)
+    cache = axf.StressCache(X, backend=backend, block_rows=block_rows)
+    assert cache.dtype == dtype and cache.n_samples == n and cache.n_features == d
+    value, grad = cache.stress_and_grad(Z)
+    rvalue, rgrad = axf.stress_and_grad(X, Z, backend=REF)
+    assert isinstance(value, float) and grad.dtype == dtype and grad.shape == (n, k)
+    assert_allclose(value, rvalue, dtype)
+    assert_allclose(grad, rgrad, dtype)
+    assert_allclose(value, oracles.stress(X, Z), dtype)
+    assert_allclose(grad, oracles.stress_grad(X, Z), dtype)
+    assert cache.stress(Z) == value
+    out = np.full((n, k), np.nan, dtype=dtype)
+    v2, g2 = cache.stress_and_grad(Z, out=out)
+    assert g2 is out and v2 == value
+    np.testing.assert_array_equal(out, grad)
+
+
+@pytest.mark.parametrize("block_cols", [1, 5, 2048])
+def test_cached_stress_does_not_depend_on_block_cols(block_cols, backend, dtype, rng):
+    X, Z = make_data(rng, 61, 4, dtype), make_data(rng, 61, 3, dtype)
+    cache = axf.StressCache(X, backend=backend, block_rows=8)
+    v0, g0 = cache.stress_and_grad(Z)
+    v, g = cache.stress_and_grad(Z, block_cols=block_cols)
+    assert_allclose(v, v0, dtype)
+    assert_allclose(g, g0, dtype)
+
+
+def test_cache_layout_and_size(backend, rng):
+    n, br = 37, 8
+    X = make_data(rng, n, 3, np.float64)
+    cache = axf.StressCache(X, backend=backend, block_rows=br)
+    offsets = reference.packed_offsets(n, br)
+    assert axf.StressCache.packed_size(n, br) == offsets[-1]
+    assert cache.nbytes == offsets[-1] * 8 == axf.StressCache.estimate_nbytes(n, np.float64, br)
+    # block b holds D[r0:r0+rows, r0:]
+    full = oracles.euclidean(X)
+    np.fill_diagonal(full, 0)
+    for b, r0 in enumerate(range(0, n, br)):
+        rows = min(br, n - r0)
+        block = cache._data[offsets[b]:offsets[b + 1]].reshape(rows, n - r0)
+        assert_allclose(block, full[r0:r0 + rows, r0:], np.float64)
+    assert "StressCache(n_samples=37, n_features=3, dtype=float64, block_rows=8" in repr(cache)
+
+
+def test_cache_is_shared_across_backends(dtype, rng):
+    X, Z = make_data(rng, 45, 5, dtype), make_data(rng, 45, 3, dtype)
+    cache = axf.StressCache(X, backend="native", block_rows=16)
+    v_native, g_native = cache.stress_and_grad(Z)
+    for other in ("numba", REF):
+        v, g = cache.stress_and_grad(Z, backend=other)
+        assert_allclose(v, v_native, dtype)
+        assert_allclose(g, g_native, dtype)
+
+
+def test_value_is_bit_identical_across_thread_counts(backend, dtype, rng, monkeypatch):
+    monkeypatch.setattr(_blocking, "MIN_WORK_PER_THREAD", 1)
+    X, Z = make_data(rng, 83, 4, dtype), make_data(rng, 83, 3, dtype)
+    cache = axf.StressCache(X, backend=backend, block_rows=9)
+    v1, g1 = cache.stress_and_grad(Z, n_threads=1)
+    v2, g2 = cache.stress_and_grad(Z, n_threads=2)
+    assert v1 == v2
+    v2b, g2b = cache.stress_and_grad(Z, n_threads=2)
+    assert v2b == v2
+    np.testing.assert_array_equal(g2b, g2)
+    assert_allclose(g2, g1, dtype)
+    # the cache itself is the same whoever builds it
+    c2 = axf.StressCache(X, backend=backend, block_rows=9, n_threads=2)
+    np.testing.assert_array_equal(c2._data, cache._data)
+
+
+def test_duplicate_rows_give_finite_gradients(backend, dtype, rng):
+    X = make_data(rng, 30, 4, dtype)
+    X[5] = X[6]
+    Z = make_data(rng, 30, 2, dtype)
+    Z[10] = Z[11]
+    value, grad = axf.StressCache(X, backend=backend, block_rows=4).stress_and_grad(Z)
+    rvalue, rgrad = axf.stress_and_grad(X, Z, backend=backend, block_rows=4)
+    assert np.all(np.isfinite(grad))
+    assert_allclose(value, rvalue, dtype)
+    assert_allclose(grad, rgrad, dtype)
+
+
+def test_z_is_converted_to_the_cache_dtype(rng):
+    X = make_data(rng, 20, 3, np.float32)
+    Z = make_data(rng, 20, 2, np.float64)
+    value, grad = axf.StressCache(X).stress_and_grad(Z)
+    assert grad.dtype == np.float32
+    assert_allclose(value, oracles.stress(X, Z.astype(np.float32)), np.float32)
+
+
+@pytest.mark.parametrize("make_z, exc, match", [
+    (lambda Z: Z[:-1], ValueError, "Z must have 20 rows"),
+    (lambda Z: Z[:, 0], ValueError, "Z"),
+    (lambda Z: np.where(np.arange(20)[:, None] == 3, np.nan, Z), ValueError, "Z"),
+    (lambda Z: Z.astype(object), TypeError, "Z"),
+])
+def test_bad_z(make_z, exc, match, rng):
+    X, Z = make_data(rng, 20, 3, np.float64), make_data(rng, 20, 2, np.float64)
+    cache = axf.StressCache(X)
+    with pytest.raises(exc, match=match):
+        cache.stress_and_grad(make_z(Z))
+
+
+def test_bad_cache_input(rng):
+    X = make_data(rng, 20, 3, np.float64)
+    with pytest.raises(ValueError, match="all rows of X are identical"):
+        axf.StressCache(np.ones((10, 3)))
+    with pytest.raises(ValueError, match="X"):
+        axf.StressCache(X[:1])
+    with pytest.raises(ValueError, match="block_rows"):
+        axf.StressCache(X, block_rows=0)
+    cache = axf.StressCache(X)
+    with pytest.raises(ValueError, match="out"):
+        cache.stress_and_grad(X[:, :2], out=np.empty((20, 3)))
+
+
+def test_native_rejects_a_cache_of_the_wrong_size(rng):
+    from alignxpert_fast import _native
+
+    Z = make_data(rng, 20, 2, np.float64)
+    with pytest.raises(ValueError, match="D must have shape"):
+        _native.stress_cached_f64(np.zeros((1, 5)), Z, None, 1, 8, 8)
+    with pytest.raises(ValueError, match="out must have shape"):
+        _native.stress_pack_f64(Z, np.zeros((1, 5)), 1, 8)
+
+
+# ------------------------------------------------------------------ in the objective
+@pytest.mark.parametrize("similarity", ["paired", "contrastive"])
+def test_objective_with_and_without_cache_agree(similarity, rng):
+    Fs = [make_data(rng, 40, 5, np.float64), make_data(rng, 40, 3, np.float64)]
+    Ws = [rng.standard_normal((5, 4)), rng.standard_normal((3, 4))]
+    kw = dict(similarity=similarity, gamma=0.5, alpha=0.3)
+    cached = AlignXpertObjective(Fs, Fs, stress_cache=True, **kw)
+    plain = AlignXpertObjective(Fs, Fs, stress_cache=False, **kw)
+    v1, g1 = cached.value_and_grad(Ws)
+    v2, g2 = plain.value_and_grad(Ws)
+    assert cached.stress_caches() is not None and plain.stress_caches() is None
+    assert_allclose(v1, v2, np.float64)
+    for a, b in zip(g1, g2):
+        assert_allclose(a, b, np.float64)
+    # a minibatch evaluation ignores the cache
+    rows = np.arange(0, 40, 3)
+    va, _ = cached.value_and_grad(Ws, rows=rows)
+    vb, _ = plain.value_and_grad(Ws, rows=rows)
+    assert va == vb
+
+
+def test_objective_auto_cache_follows_working_memory(rng):
+    Fs = [make_data(rng, 40, 5, np.float32), make_data(rng, 40, 3, np.float32)]
+    obj = AlignXpertObjective(Fs, Fs, gamma=0.5)
+    assert obj._use_cache()
+    obj.n_samples = 100_000  # 2 x ~20 GB of float32 distances: more than 32 * working_memory
+    assert not obj._use_cache()
+    with axf.config_context(working_memory=10**6):
+        assert obj._use_cache()
+    assert not AlignXpertObjective(Fs, None, gamma=0.5, alpha=0)._use_cache()
+    with pytest.raises(ValueError, match="stress_cache"):
+        AlignXpertObjective(Fs, Fs, gamma=0.5, stress_cache="yes")
