@@ -40,6 +40,20 @@ def effective_n_threads(n_threads=None):
     return int(n_threads)
 
 
+_controller_cache = []
+
+
+def _controller():
+    """One threadpoolctl controller per process: scanning the loaded libraries costs
+    about 5 ms, too much per kernel call.  The BLAS libraries it limits (NumPy's and
+    SciPy's, whose gemm the native backend calls) are loaded before any kernel runs."""
+    if not _controller_cache:
+        from threadpoolctl import ThreadpoolController
+
+        _controller_cache.append(ThreadpoolController())
+    return _controller_cache[0]
+
+
 _blas_lock = threading.Lock()
 _blas_depth = 0
 _blas_limiter = None
@@ -54,11 +68,9 @@ def single_threaded_blas():
     exit restores the original limits.
     """
     global _blas_depth, _blas_limiter
-    from threadpoolctl import ThreadpoolController
-
     with _blas_lock:
         if _blas_depth == 0:
-            _blas_limiter = ThreadpoolController().limit(limits=1, user_api="blas")
+            _blas_limiter = _controller().limit(limits=1, user_api="blas")
         _blas_depth += 1
     try:
         yield
@@ -68,3 +80,13 @@ def single_threaded_blas():
             if _blas_depth == 0:
                 _blas_limiter.restore_original_limits()
                 _blas_limiter = None
+
+
+@contextlib.contextmanager
+def blas_threads(n_threads):
+    """Limit every loaded BLAS to ``n_threads`` (resolved as ``effective_n_threads``) for
+    the NumPy products a caller runs itself (the objective's ``F @ W``).  Kernel calls
+    inside still switch to one BLAS thread per tile (:func:`single_threaded_blas`) and
+    restore this limit after."""
+    with _controller().limit(limits=effective_n_threads(n_threads), user_api="blas"):
+        yield

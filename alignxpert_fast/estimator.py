@@ -61,7 +61,7 @@ import numpy as np
 
 from ._validation import check_matrix, check_scalar, result_dtype
 from .feature_maps import check_feature_map_name, check_random_state, make_feature_map, map_from_state
-from .objective import (AlignXpertObjective, check_similarity, check_similarity_kernel,
+from .objective import (AlignXpertObjective, RowMap, check_similarity, check_similarity_kernel,
                         contrastive_similarity_and_grad, paired_similarity_and_grad)
 from .optim import TERMS, minimize_adam, minimize_lbfgs
 from .stress import stress
@@ -376,21 +376,25 @@ class AlignXpert(_ParamsMixin):
         dtype = Xs[0].dtype
         n = Xs[0].shape[0]
         kern = check_similarity_kernel(self.kernel)
+        solver = self._resolve_solver(n)
+        # minibatch solver: scaled / mapped rows are formed per batch (RowMap), never whole
+        lazy = solver == "adam"
         # 2. scaling
         self.means_, self.scales_ = [], []
         for m, X in enumerate(Xs):
-            mu = X.mean(axis=0, dtype=np.float64)
-            msq = float(np.mean(np.einsum("ij,ij->i", X - mu.astype(dtype), X - mu.astype(dtype),
-                                          dtype=np.float64)))
+            mu, msq = _mean_and_mean_sqnorm(X)
             if not msq > 0:
                 raise ValueError(f"views[{m}] has all rows identical (zero variance); it carries no information")
             self.means_.append(mu)
             self.scales_.append(float(np.sqrt(msq)))
-        Xsc = [self._scale(X, m) for m, X in enumerate(Xs)]
-        # 3. feature maps
+        if lazy:
+            fit_rows = _subsample(n, _INIT_SAMPLES, rng)
+            Xfit = [self._scale(X if fit_rows is None else X[fit_rows], m) for m, X in enumerate(Xs)]
+        else:
+            Xsc = Xfit = [self._scale(X, m) for m, X in enumerate(Xs)]
+        # 3. feature maps (lazy: fitted on a sample of up to _INIT_SAMPLES scaled rows)
         self.feature_maps_ = []
-        Fs = []
-        for m, X in enumerate(Xsc):
+        for m, X in enumerate(Xfit):
             fm = make_feature_map(self.feature_map, n_landmarks=self.n_landmarks, gamma=self.map_gamma,
                                   degree=self.map_degree, coef0=self.map_coef0,
                                   random_state=int(rng.integers(2**31 - 1)))
@@ -399,13 +403,20 @@ class AlignXpert(_ParamsMixin):
             else:
                 fm.fit(X, n_threads=self.n_threads, backend=self.backend)
             self.feature_maps_.append(fm)
-            Fs.append(np.ascontiguousarray(fm.transform(X, n_threads=self.n_threads, backend=self.backend)))
+        if lazy:
+            Fs = [RowMap(X, lambda Xr, m=m: self._features(Xr, m), self._features(X[:1], m).shape[1], dtype)
+                  for m, X in enumerate(Xs)]
+            targets = [RowMap(X, lambda Xr, m=m: self._scale(Xr, m), X.shape[1], dtype)
+                       for m, X in enumerate(Xs)]
+        else:
+            Fs = [np.ascontiguousarray(fm.transform(X, n_threads=self.n_threads, backend=self.backend))
+                  for fm, X in zip(self.feature_maps_, Xsc)]
+            targets = Xsc
         # 4. init, 5. gamma
         W0 = _init_projections(Fs, k, rng, self.init)
         self.gamma_ = self._default_gamma(Fs, W0, kern, rng)
         # 6. optimize
-        solver = self._resolve_solver(n)
-        obj = AlignXpertObjective(Fs, Xsc if self.alpha > 0 else None, similarity=self.similarity, kernel=kern,
+        obj = AlignXpertObjective(Fs, targets if self.alpha > 0 else None, similarity=self.similarity, kernel=kern,
                                   gamma=self.gamma_, degree=self.degree, coef0=self.coef0,
                                   temperature=self.temperature, alpha=self.alpha, lam=self.lam,
                                   n_threads=self.n_threads, backend=self.backend)
@@ -451,7 +462,7 @@ class AlignXpert(_ParamsMixin):
         rows = _subsample(Fs[0].shape[0], _INIT_SAMPLES, rng)
         Zs = []
         for F, W in zip(Fs, W0):
-            Z = ((F if rows is None else F[rows]) @ W.astype(F.dtype)).astype(np.float64)
+            Z = (_rows_of(F, rows) @ W.astype(F.dtype)).astype(np.float64)
             Zs.append(Z - Z.mean(axis=0))
         msq = float(np.mean([np.mean(np.einsum("ij,ij->i", Z, Z)) for Z in Zs]))
         if not msq > 0:
@@ -525,10 +536,12 @@ class AlignXpert(_ParamsMixin):
                                                backend=self.backend, **kw)[0]
 
     # ------------------------------------------------------------- transform
+    def _features(self, X, m):
+        """Phi_m of raw rows X of modality m (scaled, then the feature map)."""
+        return self.feature_maps_[m].transform(self._scale(X, m), n_threads=self.n_threads, backend=self.backend)
+
     def _transform_one(self, X, m):
-        Xs = self._scale(X, m)
-        F = self.feature_maps_[m].transform(Xs, n_threads=self.n_threads, backend=self.backend)
-        return F @ self.components_[m].astype(X.dtype, copy=False)
+        return self._features(X, m) @ self.components_[m].astype(X.dtype, copy=False)
 
     def transform(self, views, modality=None):
         """Project views into the shared space.
@@ -650,6 +663,26 @@ class AlignXpert(_ParamsMixin):
         return est
 
 
+def _mean_and_mean_sqnorm(X, chunk_bytes=2**22):
+    """Column means (float64) and ``mean_i ||x_i - mean||^2``, in row chunks of about
+    ``chunk_bytes`` (no copy of X)."""
+    mu = X.mean(axis=0, dtype=np.float64)
+    mu_t = mu.astype(X.dtype)
+    chunk = max(1, chunk_bytes // max(1, X.shape[1] * X.itemsize))
+    total = 0.0
+    for s in range(0, X.shape[0], chunk):
+        B = X[s:s + chunk] - mu_t
+        total += float(np.einsum("ij,ij->", B, B, dtype=np.float64))
+    return mu, total / X.shape[0]
+
+
+def _rows_of(F, rows):
+    """F[rows] (all rows when rows is None), for arrays and RowMaps."""
+    if rows is None:
+        return F[:] if isinstance(F, RowMap) else F
+    return F[rows]
+
+
 def _subsample(n, limit, rng):
     if n <= limit:
         return None
@@ -662,7 +695,7 @@ def _init_projections(Fs, k, rng, method):
     if method == "random":
         return [rng.standard_normal((F.shape[1], k)) / np.sqrt(k) for F in Fs]
     rows = _subsample(n, _INIT_SAMPLES, rng)
-    subs = [(F if rows is None else F[rows]).astype(np.float64) for F in Fs]
+    subs = [_rows_of(F, rows).astype(np.float64) for F in Fs]
     subs = [S - S.mean(axis=0) for S in subs]
     Ws = []
     for S in subs:

@@ -336,3 +336,27 @@ def test_transform_bad_input(views2):
     X[3, 4] = np.nan
     with pytest.raises(ValueError, match=r"X contains 1 non-finite value\(s\) \(1 NaN"):
         est.transform(X, modality=0)
+
+
+def test_minibatch_fit_never_copies_the_inputs():
+    """The Adam path scales / maps rows per batch (RowMap): its peak NumPy memory is a
+    fraction of the inputs (the full-batch path would hold a scaled copy of each view)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n = 100_000
+    latent = rng.standard_normal((n, 4))
+    views = [latent @ rng.standard_normal((4, 40)) + 0.1 * rng.standard_normal((n, 40)),
+             latent @ rng.standard_normal((4, 30)) + 0.1 * rng.standard_normal((n, 30))]
+    inputs = sum(v.nbytes for v in views)
+    est = AlignXpert(n_components=8, solver="adam", max_iter=30, batch_size=256, random_state=0)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        est.fit(views)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    print(f"peak {peak / 1e6:.1f} MB for {inputs / 1e6:.1f} MB of inputs")
+    assert est.n_iter_ == 30 and np.all(np.isfinite(est.components_[0]))
+    assert peak < 0.4 * inputs, f"peak {peak / 1e6:.1f} MB for {inputs / 1e6:.1f} MB of inputs"
