@@ -1,0 +1,140 @@
+"""Fit time of the AlignXpert estimator, next to scikit-learn CCA and PCA on the same data.
+
+* ``fit_lbfgs``: n = 10000 pairs, d = 768 and 384 (float32), k = 128, full batch,
+  exactly 100 L-BFGS iterations (``tol=0``): ours, scikit-learn ``CCA(n_components=128)``
+  and a PCA per modality (``PCA(128)``), 2 threads, one round each (heavy).
+* ``fit_adam_1m``: n = 1,000,000 pairs, same widths, the minibatch solver, 1000 Adam
+  steps (``tol=0``, batch 1024): ours only (CCA does not scale there), one round (heavy).
+  Peak memory is the resident high-water mark of the fit minus the resident size before
+  it (the inputs, 4.3 GiB, are already resident), so "inputs + peak" is the whole job.
+
+Both store ``fit_s``, ``n_iter``, ``peak_memory_mb`` and ``inputs_mb`` in extra_info;
+``benchmarks/report.py`` lists them (no GEMM ratio for fits).  At small scale
+(``AXF_BENCH_SMALL=1``) the shapes shrink (n = 2000 / 20000, widths 96 / 48, k = 16).
+
+    python -m pytest benchmarks/bench_fit.py --benchmark-enable --benchmark-only --run-heavy
+"""
+from __future__ import annotations
+
+import gc
+import os
+import time
+
+import numpy as np
+import pytest
+from conftest import MiB, _env_small, _malloc_trim, _reset_hwm, _status_kb, store_info
+
+SMALL = _env_small()
+THREADS = 2
+LBFGS = dict(n=2000, dims=(96, 48), k=16) if SMALL else dict(n=10000, dims=(768, 384), k=128)
+ADAM = dict(n=20000, dims=(96, 48), k=16) if SMALL else dict(n=1_000_000, dims=(768, 384), k=128)
+HEAVY = [] if SMALL else [pytest.mark.heavy]
+
+
+def paired_views(n, dims, n_latent=32, noise=0.3, seed=0, chunk=50_000):
+    """Two float32 views with a shared latent, generated in row chunks (no float64 copy of
+    the full arrays, so n = 1e6 needs only the 4.3 GiB of the views themselves)."""
+    rng = np.random.default_rng(seed)
+    maps = [rng.standard_normal((n_latent, d)).astype(np.float32) / np.float32(np.sqrt(n_latent)) for d in dims]
+    views = [np.empty((n, d), dtype=np.float32) for d in dims]
+    for s in range(0, n, chunk):
+        e = min(n, s + chunk)
+        L = rng.standard_normal((e - s, n_latent), dtype=np.float32)
+        for A, V in zip(maps, views):
+            np.tanh(L @ A, out=V[s:e])
+            V[s:e] += np.float32(noise) * rng.standard_normal((e - s, V.shape[1]), dtype=np.float32)
+    return views
+
+
+_DATA = {}
+
+
+def _data(spec):
+    key = (spec["n"], spec["dims"])
+    if key not in _DATA:
+        _DATA.clear()
+        _DATA[key] = paired_views(spec["n"], spec["dims"])
+    return _DATA[key]
+
+
+def _run(benchmark, fit, *, group, impl, label, views, extra=None):
+    """Time ``fit()`` (one round at full scale, three at small scale) and record, from
+    the same calls, the resident high-water mark above the resident size before the call."""
+    from threadpoolctl import threadpool_limits
+
+    benchmark.group = group
+    out = {}
+
+    def once():
+        out.pop("model", None)
+        gc.collect()
+        _malloc_trim()
+        reset = _reset_hwm()
+        rss0 = _status_kb().get("VmRSS")
+        t0 = time.perf_counter()
+        out["model"] = fit()
+        out["fit_s"] = time.perf_counter() - t0
+        hwm = _status_kb().get("VmHWM")
+        out["peak"] = (hwm - rss0) / 1024 if (reset and hwm is not None and rss0 is not None) else None
+
+    load1 = os.getloadavg()[0]
+    with threadpool_limits(limits=THREADS, user_api="blas"):
+        benchmark.pedantic(once, rounds=3 if SMALL else 1, warmup_rounds=0, iterations=1)
+    info = dict(impl=impl, label=label, backend="native" if impl == "ours" else None, n_threads=THREADS,
+                fit_s=out["fit_s"], inputs_mb=sum(v.nbytes for v in views) / MiB, loadavg_1m=load1,
+                peak_memory_mb=out["peak"], peak_memory_method="inprocess VmHWM",
+                scale="small" if SMALL else "full", **(extra(out["model"]) if extra else {}))
+    store_info(benchmark, **info)
+    return out["model"]
+
+
+def _ours_info(est):
+    return dict(n_iter=est.n_iter_, solver=est.solver_, stop_reason=est.stop_reason_, loss=est.loss_)
+
+
+@pytest.mark.parametrize("impl", ["ours", "sklearn-cca", "pca"], ids=lambda s: s)
+@pytest.mark.parametrize("dummy", [pytest.param(0, marks=HEAVY, id="n%d" % LBFGS["n"])])
+def test_fit_lbfgs(impl, dummy, benchmark, axf_run):
+    views = _data(LBFGS)
+    k = LBFGS["k"]
+    group = f"fit lbfgs n={LBFGS['n']} d={'/'.join(map(str, LBFGS['dims']))} k={k} float32"
+    if impl == "ours":
+        from alignxpert_fast import AlignXpert
+
+        def fit():
+            return AlignXpert(n_components=k, solver="lbfgs", max_iter=100, tol=0.0, random_state=0,
+                              n_threads=THREADS).fit(views)
+
+        _run(benchmark, fit, group=group, impl=impl, label="AlignXpert 100 L-BFGS iterations", views=views,
+             extra=_ours_info)
+    elif impl == "sklearn-cca":
+        from sklearn.cross_decomposition import CCA
+
+        def fit():
+            return CCA(n_components=min(k, *LBFGS["dims"])).fit(views[0], views[1])
+
+        _run(benchmark, fit, group=group, impl=impl, label="scikit-learn CCA", views=views,
+             extra=lambda m: dict(n_iter=int(max(m.n_iter_))))
+    else:
+        from sklearn.decomposition import PCA
+
+        def fit():
+            return [PCA(n_components=k, random_state=0).fit(v) for v in views]
+
+        _run(benchmark, fit, group=group, impl=impl, label="PCA per modality", views=views)
+
+
+@pytest.mark.parametrize("dummy", [pytest.param(0, marks=HEAVY, id="n%d" % ADAM["n"])])
+def test_fit_adam_1m(dummy, benchmark, axf_run):
+    from alignxpert_fast import AlignXpert
+
+    views = _data(ADAM)
+    k = ADAM["k"]
+    group = f"fit adam n={ADAM['n']} d={'/'.join(map(str, ADAM['dims']))} k={k} float32"
+
+    def fit():
+        return AlignXpert(n_components=k, solver="adam", max_iter=1000, tol=0.0, batch_size=1024,
+                          random_state=0, n_threads=THREADS).fit(views)
+
+    _run(benchmark, fit, group=group, impl="ours", label="AlignXpert 1000 Adam steps", views=views,
+         extra=_ours_info)
