@@ -182,3 +182,19 @@ def test_objective_auto_cache_follows_working_memory(rng):
     assert not AlignXpertObjective(Fs, None, gamma=0.5, alpha=0)._use_cache()
     with pytest.raises(ValueError, match="stress_cache"):
         AlignXpertObjective(Fs, Fs, gamma=0.5, stress_cache="yes")
+
+
+@pytest.mark.parametrize("k_extra", [0, 5])
+def test_isometry_has_zero_gradient_not_noise(k_extra, backend, dtype, rng):
+    """Z = X Q (an isometry, k >= d): the stress is at rounding level and its gradient
+    would be pure noise as large as a real one; every path reports 0 there."""
+    X = make_data(rng, 80, 6, np.float64)
+    Q = np.linalg.qr(rng.standard_normal((6 + k_extra, 6 + k_extra)))[0][:6]
+    Xd, Z = X.astype(dtype), (X @ Q).astype(dtype)
+    for value, grad in (axf.stress_and_grad(Xd, Z, backend=backend),
+                        axf.StressCache(Xd, backend=backend).stress_and_grad(Z)):
+        assert value < 64 * np.finfo(dtype).eps
+        np.testing.assert_array_equal(grad, 0)
+    # a real (small) stress keeps its gradient
+    value, grad = axf.stress_and_grad(Xd, (Z * 1.01).astype(dtype), backend=backend)
+    assert value > 1e-3 and np.linalg.norm(grad) > 1e-3

@@ -41,6 +41,7 @@ import contextlib
 import numpy as np
 
 from .._threads import single_threaded_blas
+from .reference import stress_value_floor
 
 NAME = "numba"
 
@@ -646,18 +647,23 @@ def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
         zs = _row_aux(_SQEUCLIDEAN, Z)
         tol_x, tol_z = _noise_floor(X.dtype, X.shape[1]), _noise_floor(X.dtype, k)
         _stress(X, Z, xs, zs, want_grad, gacc, wsum, part_num, part_den, nt, br, bc, tol_x, tol_z)
-        # fixed-order sum over row blocks: independent of the thread count
-        num = 0.0
-        den = 0.0
-        for b in range(nbr):
-            num += float(part_num[b])
-            den += float(part_den[b])
-        if not den > 0:
-            raise ValueError("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)")
-        value = float(np.sqrt(num / den))
-        if want_grad:
-            scale = 1.0 / (value * den * 0.5) if value > 0 else 0.0
-            _stress_grad_finish(Z, wsum, gacc, scale, grad)
+        return _stress_result(part_num, part_den, Z, grad, wsum, gacc)
+
+
+def _stress_result(part_num, part_den, Z, grad, wsum, gacc):
+    """(value, num, den) from the per-row-block sums, added in block order (independent of
+    the thread count), and the gradient from wsum and gacc when grad is given."""
+    num = 0.0
+    den = 0.0
+    for b in range(part_num.shape[0]):
+        num += float(part_num[b])
+        den += float(part_den[b])
+    if not den > 0:
+        raise ValueError("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)")
+    value = float(np.sqrt(num / den))
+    if grad is not None:
+        scale = 1.0 / (value * den * 0.5) if value > stress_value_floor(Z.dtype) else 0.0
+        _stress_grad_finish(Z, wsum, gacc, scale, grad)
     return value, num, den
 
 
@@ -713,16 +719,6 @@ def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
         zs = _row_aux(_SQEUCLIDEAN, Z)
         _stress_cached(D, Z, zs, off, want_grad, gacc, wsum, part_num, part_den, br, bc,
                        _noise_floor(Z.dtype, k), nt)
-        # fixed-order sum over row blocks: independent of the thread count
-        num = 0.0
-        den = 0.0
-        for b in range(nbr):
-            num += float(part_num[b])
-            den += float(part_den[b])
-        if not den > 0:
-            raise ValueError("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)")
-        value = float(np.sqrt(num / den))
         if want_grad:
-            scale = 1.0 / (value * den * 0.5) if value > 0 else 0.0
-            _stress_grad_finish(Z, _sum_threads(wsum), _sum_threads(gacc), scale, grad)
-    return value, num, den
+            wsum, gacc = _sum_threads(wsum), _sum_threads(gacc)
+        return _stress_result(part_num, part_den, Z, grad, wsum, gacc)

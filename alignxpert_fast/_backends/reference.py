@@ -15,6 +15,13 @@ NAME = "reference"
 LOAD_ERROR = None
 
 
+def stress_value_floor(dtype):
+    """Below this stress value the gradient is rounding noise (at an isometry, Z = X Q,
+    it is as large as a real gradient): report 0 there, a subgradient.  Same rule in
+    csrc/axf/stress.hpp (value_floor) and the Numba backend."""
+    return 64.0 * float(np.finfo(dtype).eps)
+
+
 def _sqnorms(X):
     return np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
@@ -134,7 +141,7 @@ def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
         raise ValueError("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)")
     value = float(np.sqrt(num / den))
     if grad is not None:
-        scale = 1.0 / (value * den * 0.5) if value > 0 else 0.0
+        scale = 1.0 / (value * den * 0.5) if value > stress_value_floor(Z.dtype) else 0.0
         grad[...] = scale * (wsum[:, None] * Z.astype(np.float64) - wz)
     return value, num, den
 
@@ -206,6 +213,6 @@ def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
         raise ValueError("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)")
     value = float(np.sqrt(num / den))
     if grad is not None:
-        scale = 1.0 / (value * den * 0.5) if value > 0 else 0.0
+        scale = 1.0 / (value * den * 0.5) if value > stress_value_floor(Z.dtype) else 0.0
         grad[...] = scale * (wsum[:, None] * Z.astype(np.float64) - wz)
     return value, num, den

@@ -4,7 +4,8 @@
 //   stress = sqrt( sum_{i<j} (D_ij - E_ij)^2 / sum_{i<j} D_ij^2 )
 //   d stress / d z_i = 1 / (stress * B) * sum_j w_ij (z_i - z_j),  w_ij = 1 - D_ij / E_ij,
 // with B = sum_{i<j} D_ij^2.  Pairs with E_ij = 0 contribute no gradient (w_ij = 0).
-// When the stress is 0 the gradient is set to 0 (a subgradient).  Squared distances
+// When the stress is 0 -- below value_floor, rounding noise -- the gradient is set to 0
+// (a subgradient).  Squared distances
 // below the rounding-noise floor (see noise_floor) count as exactly 0.
 //
 // Row blocks I = [r0, r0 + rows) of br rows.  Row block I visits only the columns
@@ -89,6 +90,14 @@ AXF_CLONES static void stress_row(const float* D, float* dz, float zi, const flo
 AXF_CLONES static void stress_row(const double* D, double* dz, double zi, const double* zj, index_t cols,
                                   double tol_z, double* sums3) {
     stress_row_impl<double>(D, dz, zi, zj, cols, tol_z, sums3);
+}
+
+// Below this stress value the gradient is rounding noise (at an isometry Z = X Q it is
+// as large as a real gradient, which misleads a line search started there): the
+// gradient is reported as 0, a subgradient.  64 eps: 7.6e-6 (float32), 1.4e-14 (float64).
+template <typename T>
+inline double value_floor() {
+    return 64.0 * (sizeof(T) == 4 ? 1.1920928955078125e-07 : 2.220446049250313e-16);
 }
 
 struct StressSums {
@@ -257,7 +266,7 @@ double stress_sym(const T* X, index_t d, const T* Dpacked, const T* Z, index_t n
     const double value = std::sqrt(sums.num / sums.den);
     if (want_grad) {
         // sums over ordered pairs are twice the i<j sums: B = den / 2
-        const double scale = value > 0.0 ? 1.0 / (value * (sums.den * 0.5)) : 0.0;
+        const double scale = value > value_floor<T>() ? 1.0 / (value * (sums.den * 0.5)) : 0.0;
         for (index_t i = 0; i < n; ++i) {  // serial, O(n k nt): see norms_in
             const T* z = Z + i * k;
             T* o = grad + i * k;
