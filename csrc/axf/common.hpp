@@ -102,33 +102,37 @@ inline void scale_only(index_t M, index_t N, T beta, T* C, index_t ldc) {
         for (index_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
 }
 
-// Row-major C (M x N, ldc) = alpha * A (M x K, lda) * B (N x K, ldb)^T + beta * C.
+// Row-major gemm through the column-major BLAS: a row-major matrix is its transpose in
+// column-major terms, so C^T = op(B)^T op(A)^T is computed with B passed first.  fb / fa
+// are the Fortran transpose flags for B and A.
 template <typename T>
-inline void gemm_nt(index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
-                    const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+inline void gemm_rowmajor(const char* fb, const char* fa, index_t M, index_t N, index_t K, T alpha, const T* A,
+                          index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc) {
     if (M == 0 || N == 0) return;
     if (K == 0) return scale_only(M, N, beta, C, ldc);  // BLAS with k = 0 only scales C
-    // Column-major view: C^T (N x M) = B (as K x N col-major, transposed) * A^T.
-    fortran_gemm("T", "N", int(N), int(M), int(K), alpha, B, int(ldb), A, int(lda), beta, C, int(ldc));
+    fortran_gemm(fb, fa, int(N), int(M), int(K), alpha, B, int(ldb), A, int(lda), beta, C, int(ldc));
+}
+
+// Row-major C (M x N, ldc) = alpha * A (M x K, lda) * B (N x K, ldb)^T + beta * C.
+template <typename T>
+inline void gemm_nt(index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda, const T* B, index_t ldb,
+                    T beta, T* C, index_t ldc) {
+    gemm_rowmajor<T>("T", "N", M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 // Row-major C (M x N, ldc) = alpha * A (M x K, lda) * B (K x N, ldb) + beta * C.
 template <typename T>
-inline void gemm_nn(index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
-                    const T* B, index_t ldb, T beta, T* C, index_t ldc) {
-    if (M == 0 || N == 0) return;
-    if (K == 0) return scale_only(M, N, beta, C, ldc);
-    fortran_gemm("N", "N", int(N), int(M), int(K), alpha, B, int(ldb), A, int(lda), beta, C, int(ldc));
+inline void gemm_nn(index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda, const T* B, index_t ldb,
+                    T beta, T* C, index_t ldc) {
+    gemm_rowmajor<T>("N", "N", M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 // Row-major C (M x N, ldc) = alpha * A^T * B + beta * C with A (K x M, lda) and
 // B (K x N, ldb) row-major.
 template <typename T>
-inline void gemm_tn(index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
-                    const T* B, index_t ldb, T beta, T* C, index_t ldc) {
-    if (M == 0 || N == 0) return;
-    if (K == 0) return scale_only(M, N, beta, C, ldc);
-    fortran_gemm("N", "T", int(N), int(M), int(K), alpha, B, int(ldb), A, int(lda), beta, C, int(ldc));
+inline void gemm_tn(index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda, const T* B, index_t ldb,
+                    T beta, T* C, index_t ldc) {
+    gemm_rowmajor<T>("N", "T", M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 // ---------------------------------------------------------------- helpers
