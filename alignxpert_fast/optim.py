@@ -232,7 +232,8 @@ def minimize_adam(objective, W0, *, max_iter=1000, tol=1e-4, random_state=None, 
 
     Stopping: every ``check_every`` steps, the exponential moving average of the minibatch
     loss is compared with its best value; after ``n_iter_no_change`` checks without a
-    relative improvement of at least ``tol`` the run stops (``"tol"``).  ``params`` is the
+    relative improvement of at least ``tol`` the run stops (``"tol"``); ``tol=0`` never
+    stops early.  ``params`` is the
     state at the best smoothed loss (also after an interrupt).
 
     Parameters
@@ -291,7 +292,7 @@ def minimize_adam(objective, W0, *, max_iter=1000, tol=1e-4, random_state=None, 
                 if ema < best_ema - tol * max(abs(best_ema), 1e-12) or not np.isfinite(best_ema):
                     best_ema, best_params, best_it = ema, [W.copy() for W in params], it
                     no_change = 0
-                else:
+                elif tol > 0:  # tol=0: no early stop, run max_iter steps
                     no_change += 1
                     if no_change >= n_iter_no_change:
                         stop = "tol"

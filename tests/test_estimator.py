@@ -174,6 +174,17 @@ def test_adam_loss_decreases(views2):
     assert np.mean(res.loss_curve[-20:]) < np.mean(res.loss_curve[:20])
 
 
+def test_adam_tol_zero_runs_every_step_and_tol_stops_early(views2):
+    obj, W0 = _objective(views2)
+    kw = dict(max_iter=120, batch_size=40, learning_rate=1e-6, check_every=5, n_iter_no_change=2, random_state=0)
+    # a tiny learning rate: the smoothed loss stalls, so a positive tol stops early ...
+    early = minimize_adam(obj, W0, tol=0.5, **kw)
+    assert early.stop_reason == "tol" and early.n_iter < 120
+    # ... and tol=0 never does
+    full = minimize_adam(obj, W0, tol=0.0, **kw)
+    assert full.stop_reason == "max_iter" and full.n_iter == 120 and len(full.loss_curve) == 120
+
+
 @pytest.mark.parametrize("solver", ["lbfgs", "adam"])
 def test_callback_true_stops_the_run(views2, solver):
     seen = []
