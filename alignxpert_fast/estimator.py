@@ -10,9 +10,13 @@ Fit pipeline (what ``fit(views)`` does, in order)
    ``mean_i ||x_mi||^2 = 1`` and ``mean_{i,j} ||x_mi - x_mj||^2 = 2`` for every modality.
    Modalities then enter the stress and the similarity on the same footing whatever
    their raw units and widths; ``means_`` and ``scales_`` are stored and reused by
-   ``transform``.
+   ``transform``.  (The statistics are computed in row chunks, without a copy of X.)
 3. **Feature map** (``feature_map``): identity, or a Nyström RBF / polynomial map on
-   ``n_landmarks`` rows (see :mod:`alignxpert_fast.feature_maps`).
+   ``n_landmarks`` rows (see :mod:`alignxpert_fast.feature_maps`).  With the minibatch
+   solver the scaled and mapped views are never formed whole: the map is fitted on a
+   sample of up to 10000 scaled rows, and each Adam step scales and maps only its batch
+   (:class:`alignxpert_fast.objective.RowMap`), so a fit needs the inputs plus O(batch)
+   memory whatever n is.
 4. **Initialization** (``init="pca"``): each W_m holds the top min(k, p_m) principal
    axes of its features (zero columns beyond p_m, so for k >= p_m the linear map starts
    at zero stress), then W_2..W_M are rotated by orthogonal Procrustes onto modality 1's
@@ -38,8 +42,10 @@ Fit pipeline (what ``fit(views)`` does, in order)
      cosine have no gamma.
 
    ``tests/test_estimator.py`` checks that the defaults keep the projected scale.
-6. **Optimization** (``solver``): ``"lbfgs"`` (full batch) or ``"adam"`` (minibatches of
-   ``batch_size`` rows, fixed memory).  ``"auto"``: L-BFGS when n <= 10000 (paired) or
+6. **Optimization** (``solver``): ``"lbfgs"`` (full batch; with ``alpha > 0`` the
+   pairwise distances of each scaled view are cached when they fit, see
+   :class:`alignxpert_fast.StressCache` and the objective's ``stress_cache``) or ``"adam"``
+   (minibatches of ``batch_size`` rows, fixed memory).  ``"auto"``: L-BFGS when n <= 10000 (paired) or
    n <= 5000 (contrastive, whose full-batch cost is O(n^2 k) per evaluation), else Adam.
 
 ``n_components="auto"`` scans k over ``dimension_grid`` (default: ``{min_d // 2, min_d,
