@@ -541,7 +541,8 @@ README_END = "<!-- experiments:end -->"
 
 def update_readme(readme, md, rel_dir):
     """Replace the README text between README_START and README_END with the generated
-    tables (headings shifted two levels down, image links made relative to the README)."""
+    tables (headings one level down, under the README's own "## Experiments"; image
+    links made relative to the README)."""
     with open(readme, encoding="utf-8") as fh:
         text = fh.read()
     if README_START not in text or README_END not in text:
@@ -549,7 +550,7 @@ def update_readme(readme, md, rel_dir):
     body = []
     for line in md[1:]:  # the page title is the README section's own heading
         if line.startswith("#"):
-            line = "##" + line
+            line = "#" + line
         if line.startswith("![") and "](" in line:
             name, target = line[2:].split("](", 1)
             line = f"![{name}]({rel_dir}/{target}"

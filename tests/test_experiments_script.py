@@ -34,7 +34,7 @@ def test_quick_run_writes_tables_and_readme_section(tmp_path, capsys):
     assert text.startswith("# title\n\nbefore\n\n") and text.endswith(f"{exp.README_END}\n\nafter\n")
     assert "old text" not in text
     section = text.split(exp.README_START)[1].split(exp.README_END)[0]
-    assert "### Stress ablation" in section and "| data |" in section
+    assert "\n### Stress ablation" in section and "| data |" in section
     # image links (when matplotlib made plots) point into the results folder, relative to the README
     for line in section.splitlines():
         if line.startswith("!["):

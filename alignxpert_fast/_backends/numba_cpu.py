@@ -12,9 +12,9 @@ results do not depend on the thread count.  Scratch is allocated once per thread
   C++ there are no column tiles: ``block_cols`` is not used) and finished in place.
 * ``kernel_matvec`` / row sums: ``block_rows x block_cols`` tiles in per-thread
   scratch, folded into a float64 accumulator (second gemm against the V panel).
-* stress: two gemms per tile (X and Z), D, E and W in cache, a third gemm W @ Z.
-* stress against a distance cache (``stress_pack`` / ``stress_cached``): the packed
-  upper row blocks and the upper-triangle "snake" schedule of csrc/axf/stress.hpp; the
+* stress (``stress``, and ``stress_pack`` / ``stress_cached`` with a distance cache):
+  the upper-triangle row blocks and "snake" schedule of csrc/axf/stress.hpp, D from X's
+  tiles or from the packed cache, E and W in cache, W @ Z_J and W^T @ Z_I; the
   gradient goes into per-thread float64 accumulators added in thread order, so it is
   reproducible for a given thread count (the value for any thread count).
 
@@ -300,92 +300,6 @@ if numba is not None:
                            ch * nbr // n_chunks, (ch + 1) * nbr // n_chunks)
 
     # ------------------------------------------------------------------ stress
-    @njit(nogil=True, cache=True, fastmath=_FM_REDUCE)
-    def _stress_row(dx, dz, xi, zi, xj, zj, tol_x, tol_z):
-        """Pairs (i, j) along one tile row segment: dx, dz hold <x_i, x_j>, <z_i, z_j>
-        and xj, zj the squared norms of the x_j, z_j.  dz[j] is overwritten with w_ij.
-        Returns the float64 sums of (D - E)^2, D^2 and w."""
-        zero = dx.dtype.type(0)
-        one = dx.dtype.type(1)
-        two = dx.dtype.type(2)
-        snum = 0.0
-        sden = 0.0
-        sw = 0.0
-        for j in range(dx.shape[0]):
-            dd = xi + xj[j] - two * dx[j]
-            dd = dd if dd > tol_x * (xi + xj[j]) else zero
-            ee = zi + zj[j] - two * dz[j]
-            ee = ee if ee > tol_z * (zi + zj[j]) else zero
-            D = np.sqrt(dd)
-            E = np.sqrt(ee)
-            diff = np.float64(D) - np.float64(E)
-            snum += diff * diff
-            sden += np.float64(dd)
-            w = one - D / E if E > zero else zero
-            dz[j] = w
-            sw += np.float64(w)
-        return snum, sden, sw
-
-    @njit(nogil=True, cache=True, fastmath=_FM_REDUCE)
-    def _stress_blocks(X, Z, xs, zs, want_grad, gacc, wsum, part_num, part_den, br, bc, b_lo, b_hi, tol_x,
-                       tol_z):
-        """Row blocks b_lo..b_hi-1: per-block float64 sums of (D - E)^2 and D^2 over
-        ordered pairs i != j, and (want_grad) wsum[i] = sum_j w_ij, gacc = W @ Z."""
-        n = X.shape[0]
-        k = Z.shape[1]
-        bce = min(bc, n)
-        DX = np.empty(br * bce, X.dtype)
-        DZ = np.empty(br * bce, X.dtype)
-        WZ = np.empty(br * k if want_grad else 0, X.dtype)
-        for b in range(b_lo, b_hi):
-            r0 = b * br
-            rows = min(br, n - r0)
-            bnum = 0.0
-            bden = 0.0
-            for c0 in range(0, n, bc):
-                cols = min(bc, n - c0)
-                np.dot(X[r0:r0 + rows], X[c0:c0 + cols].T, DX[:rows * cols].reshape((rows, cols)))
-                np.dot(Z[r0:r0 + rows], Z[c0:c0 + cols].T, DZ[:rows * cols].reshape((rows, cols)))
-                xj = xs[c0:c0 + cols]
-                zj = zs[c0:c0 + cols]
-                for i in range(rows):
-                    dx = DX[i * cols:(i + 1) * cols]
-                    dz = DZ[i * cols:(i + 1) * cols]
-                    xi = xs[r0 + i]
-                    zi = zs[r0 + i]
-                    # the diagonal (i == j) is not a pair: skip it, with w = 0 there
-                    jd = r0 + i - c0
-                    if jd >= 0 and jd < cols:
-                        a_num, a_den, a_w = _stress_row(dx[:jd], dz[:jd], xi, zi, xj[:jd], zj[:jd], tol_x, tol_z)
-                        b_num, b_den, b_w = _stress_row(dx[jd + 1:], dz[jd + 1:], xi, zi, xj[jd + 1:],
-                                                        zj[jd + 1:], tol_x, tol_z)
-                        dz[jd] = 0
-                        snum = a_num + b_num
-                        sden = a_den + b_den
-                        sw = a_w + b_w
-                    else:
-                        snum, sden, sw = _stress_row(dx, dz, xi, zi, xj, zj, tol_x, tol_z)
-                    bnum += snum
-                    bden += sden
-                    if want_grad:
-                        wsum[r0 + i] += sw
-                if want_grad:
-                    np.dot(DZ[:rows * cols].reshape((rows, cols)), Z[c0:c0 + cols],
-                           WZ[:rows * k].reshape((rows, k)))
-                    gb = gacc[r0 * k:(r0 + rows) * k]
-                    for q in range(rows * k):
-                        gb[q] += np.float64(WZ[q])
-            part_num[b] = bnum
-            part_den[b] = bden
-
-    @njit(parallel=True, nogil=True, cache=True)
-    def _stress(X, Z, xs, zs, want_grad, gacc, wsum, part_num, part_den, n_chunks, br, bc, tol_x, tol_z):
-        """Stress partial sums; threads own whole row blocks (static chunks)."""
-        nbr = part_num.shape[0]
-        for ch in prange(n_chunks):
-            _stress_blocks(X, Z, xs, zs, want_grad, gacc, wsum, part_num, part_den, br, bc,
-                           ch * nbr // n_chunks, (ch + 1) * nbr // n_chunks, tol_x, tol_z)
-
     @njit(nogil=True, cache=True)
     def _stress_grad_finish(Z, wsum, gacc, scale, grad):
         """grad = scale * (wsum[:, None] * Z - W @ Z), in float64, cast on store."""
@@ -469,14 +383,17 @@ if numba is not None:
         return snum, sden, sw
 
     @njit(nogil=True, cache=True, fastmath=_FM_REDUCE)
-    def _cached_blocks(D, Z, zs, off, want_grad, g, ws, part_num, part_den, br, bc, tol_z, nt, q):
+    def _sym_blocks(D, X, xs, tol_x, use_cache, Z, zs, off, want_grad, g, ws, part_num, part_den, br, bc, tol_z,
+                    nt, q):
         """Thread q's row blocks: per-block float64 sums (weight 1 on the diagonal
         square, 2 on the tiles to its right) into part_num / part_den and (want_grad)
-        this thread's accumulators ws (row sums of W) and g (W @ Z, flat n x k)."""
+        this thread's accumulators ws (row sums of W) and g (W @ Z, flat n x k).
+        Distances come from the packed cache D (use_cache) or from X's tiles."""
         n, k = Z.shape
         nb = off.shape[0] - 1
         tw = max(br, bc)
         DZ = np.empty(br * tw, Z.dtype)
+        DX = np.empty(0 if use_cache else br * tw, Z.dtype)
         WZ = np.empty(tw * k if want_grad else 0, Z.dtype)
         cs = np.empty(tw if want_grad else 0, np.float64)
         npos = (nb + nt - 1) // nt * nt
@@ -487,7 +404,7 @@ if numba is not None:
             r0 = b * br
             rows = min(br, n - r0)
             width = n - r0
-            Db = D[off[b]:off[b + 1]]
+            Db = D[off[b]:off[b + 1]] if use_cache else D
             bnum = 0.0
             bden = 0.0
             c0 = r0
@@ -496,6 +413,13 @@ if numba is not None:
                 cols = rows if diag else min(bc, n - c0)
                 T = DZ[:rows * cols].reshape((rows, cols))
                 np.dot(Z[r0:r0 + rows], Z[c0:c0 + cols].T, T)
+                if not use_cache:
+                    np.dot(X[r0:r0 + rows], X[c0:c0 + cols].T, DX[:rows * cols].reshape((rows, cols)))
+                    xj = xs[c0:c0 + cols]
+                    for i in range(rows):
+                        _dist_row(DX[i * cols:(i + 1) * cols], xs[r0 + i], xj, tol_x)
+                        if diag:
+                            DX[i * cols + i] = 0
                 if want_grad and not diag:
                     for j in range(cols):
                         cs[j] = 0.0
@@ -507,8 +431,12 @@ if numba is not None:
                     zi = zs[r0 + i]
                     if diag:
                         dz[i] = zi  # the diagonal: E = 0 exactly (and D = 0)
-                    a = i * width + (c0 - r0)
-                    snum, sden, sw = _cached_row(Db[a:a + cols], dz, zi, zj, tol_z)
+                    if use_cache:
+                        a = i * width + (c0 - r0)
+                        Drow = Db[a:a + cols]
+                    else:
+                        Drow = DX[i * cols:(i + 1) * cols]
+                    snum, sden, sw = _cached_row(Drow, dz, zi, zj, tol_z)
                     tnum += snum
                     tden += sden
                     if want_grad:
@@ -534,10 +462,12 @@ if numba is not None:
             part_den[b] = bden
 
     @njit(parallel=True, nogil=True, cache=True)
-    def _stress_cached(D, Z, zs, off, want_grad, gacc, wsum, part_num, part_den, br, bc, tol_z, nt):
-        """Stress partial sums against the packed cache; thread q owns gacc[q], wsum[q]."""
+    def _stress_sym(D, X, xs, tol_x, use_cache, Z, zs, off, want_grad, gacc, wsum, part_num, part_den, br, bc,
+                    tol_z, nt):
+        """Stress partial sums over the upper triangle; thread q owns gacc[q], wsum[q]."""
         for q in prange(nt):
-            _cached_blocks(D, Z, zs, off, want_grad, gacc[q], wsum[q], part_num, part_den, br, bc, tol_z, nt, q)
+            _sym_blocks(D, X, xs, tol_x, use_cache, Z, zs, off, want_grad, gacc[q], wsum[q], part_num, part_den,
+                        br, bc, tol_z, nt, q)
 
     @njit(nogil=True, cache=True)
     def _sum_threads(A):
@@ -625,28 +555,45 @@ def _noise_floor(dtype, dim):
 
 
 def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
-    """Normalized stress of X (n, d) vs Z (n, k); fills grad (n, k) if given.
-
-    Returns (value, num, den) exactly as ``reference.stress``.
-    """
+    """Normalized stress of X (n, d) vs Z (n, k) over the upper triangle, distances formed
+    tile by tile; fills grad (n, k) if given.  Returns (value, num, den) as
+    ``reference.stress``."""
     _require()
-    n = X.shape[0]
+    return _stress_upper(None, X, Z, grad, n_threads, block_rows, block_cols)
+
+
+def _stress_upper(D, X, Z, grad, n_threads, block_rows, block_cols):
+    """The stress driver of :func:`stress` (D is None: X's tiles) and
+    :func:`stress_cached` (X is None: the packed cache D).  The value does not depend on
+    the thread count; the gradient is bit-for-bit reproducible for a given thread count
+    (per-thread accumulators added in thread order)."""
+    n, k = Z.shape
     if n < 2:
         raise ValueError(f"stress needs at least 2 samples, got n={n}")
-    k = Z.shape[1]
     br = max(1, min(int(block_rows), n))
     bc = max(1, min(int(block_cols), n))
-    nbr = -(-n // br)
+    off = _packed_offsets(n, br)
+    use_cache = D is not None
+    if use_cache and D.shape[0] != off[-1]:
+        raise ValueError(f"D must have {int(off[-1])} entries for n={n} and block_rows={block_rows}, "
+                         f"got {D.shape[0]}")
+    nbr = off.shape[0] - 1
     want_grad = grad is not None
     part_num = np.zeros(nbr, np.float64)
     part_den = np.zeros(nbr, np.float64)
-    gacc = np.zeros(n * k if want_grad else 0, np.float64)
-    wsum = np.zeros(n if want_grad else 0, np.float64)
     with single_threaded_blas(), _numba_threads(n_threads) as nt:
-        xs = _row_aux(_SQEUCLIDEAN, X)
+        nt = min(nt, nbr)
+        gacc = np.zeros((nt, n * k if want_grad else 0), np.float64)
+        wsum = np.zeros((nt, n if want_grad else 0), np.float64)
         zs = _row_aux(_SQEUCLIDEAN, Z)
-        tol_x, tol_z = _noise_floor(X.dtype, X.shape[1]), _noise_floor(X.dtype, k)
-        _stress(X, Z, xs, zs, want_grad, gacc, wsum, part_num, part_den, nt, br, bc, tol_x, tol_z)
+        if use_cache:
+            X, xs, tol_x = np.empty((0, 1), Z.dtype), np.empty(0, Z.dtype), Z.dtype.type(0)
+        else:
+            D, xs, tol_x = np.empty(0, Z.dtype), _row_aux(_SQEUCLIDEAN, X), _noise_floor(X.dtype, X.shape[1])
+        _stress_sym(D, X, xs, tol_x, use_cache, Z, zs, off, want_grad, gacc, wsum, part_num, part_den, br, bc,
+                    _noise_floor(Z.dtype, k), nt)
+        if want_grad:
+            wsum, gacc = _sum_threads(wsum), _sum_threads(gacc)
         return _stress_result(part_num, part_den, Z, grad, wsum, gacc)
 
 
@@ -696,29 +643,6 @@ def stress_pack(X, out, *, n_threads, block_rows):
 def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
     """Stress of the packed distances D (see :func:`stress_pack`, same block_rows)
     against Z (n, k); fills grad (n, k) if given.  Returns (value, num, den) as
-    :func:`stress`.  The value does not depend on the thread count; the gradient is
-    bit-for-bit reproducible for a given thread count (per-thread accumulators)."""
+    :func:`stress`."""
     _require()
-    n, k = Z.shape
-    if n < 2:
-        raise ValueError(f"stress needs at least 2 samples, got n={n}")
-    br = max(1, min(int(block_rows), n))
-    bc = max(1, min(int(block_cols), n))
-    off = _packed_offsets(n, br)
-    if D.shape[0] != off[-1]:
-        raise ValueError(f"D must have {int(off[-1])} entries for n={n} and block_rows={block_rows}, "
-                         f"got {D.shape[0]}")
-    nbr = off.shape[0] - 1
-    want_grad = grad is not None
-    part_num = np.zeros(nbr, np.float64)
-    part_den = np.zeros(nbr, np.float64)
-    with single_threaded_blas(), _numba_threads(n_threads) as nt:
-        nt = min(nt, nbr)
-        gacc = np.zeros((nt, n * k if want_grad else 0), np.float64)
-        wsum = np.zeros((nt, n if want_grad else 0), np.float64)
-        zs = _row_aux(_SQEUCLIDEAN, Z)
-        _stress_cached(D, Z, zs, off, want_grad, gacc, wsum, part_num, part_den, br, bc,
-                       _noise_floor(Z.dtype, k), nt)
-        if want_grad:
-            wsum, gacc = _sum_threads(wsum), _sum_threads(gacc)
-        return _stress_result(part_num, part_den, Z, grad, wsum, gacc)
+    return _stress_upper(D, None, Z, grad, n_threads, block_rows, block_cols)
