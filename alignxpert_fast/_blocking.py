@@ -49,3 +49,11 @@ MIN_WORK_PER_THREAD = 2_000_000
 def cap_threads(n_threads, work):
     """No more threads than the work justifies (scikit-learn: no more threads than chunks)."""
     return int(max(1, min(n_threads, work // MIN_WORK_PER_THREAD)))
+
+
+def cap_threads_for_accumulators(n_threads, n, k, working_memory):
+    """The stress keeps one float64 (n, k) gradient accumulator per thread (rows collect
+    mirror tiles of other row blocks): no more threads than keep those within
+    ``16 * working_memory`` MiB (1 GiB by default), and never fewer than two."""
+    per_thread = 8 * max(1, n) * max(1, k)
+    return int(max(1, min(n_threads, max(2, (16 * working_memory * 2**20) // per_thread))))

@@ -45,9 +45,12 @@ _controller_cache = []
 
 def _controller():
     """One threadpoolctl controller per process: scanning the loaded libraries costs
-    about 5 ms, too much per kernel call.  The BLAS libraries it limits (NumPy's and
-    SciPy's, whose gemm the native backend calls) are loaded before any kernel runs."""
+    about 5 ms, too much per kernel call.  The BLAS libraries it must limit (NumPy's and
+    SciPy's, whose gemm the native and Numba tiles call) are loaded before the snapshot."""
     if not _controller_cache:
+        # load SciPy's BLAS first: its gemm is what the native and Numba tiles call, and a
+        # snapshot taken before it is loaded would never limit it
+        import scipy.linalg.cython_blas  # noqa: F401
         from threadpoolctl import ThreadpoolController
 
         _controller_cache.append(ThreadpoolController())

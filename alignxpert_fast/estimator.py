@@ -15,8 +15,9 @@ Fit pipeline (what ``fit(views)`` does, in order)
    ``n_landmarks`` rows (see :mod:`alignxpert_fast.feature_maps`).  With the minibatch
    solver the scaled and mapped views are never formed whole: the map is fitted on a
    sample of up to 10000 scaled rows, and each Adam step scales and maps only its batch
-   (:class:`alignxpert_fast.objective.RowMap`), so a fit needs the inputs plus O(batch)
-   memory whatever n is.
+   (:class:`alignxpert_fast.objective.RowMap`), so a fit with a given ``n_components``
+   needs the inputs plus O(batch) memory whatever n is (``n_components="auto"`` also holds
+   a copy of the training split while it scans).
 4. **Initialization** (``init="pca"``): each W_m holds the top min(k, p_m) principal
    axes of its features (zero columns beyond p_m, so for k >= p_m the linear map starts
    at zero stress), then W_2..W_M are rotated by orthogonal Procrustes onto modality 1's

@@ -45,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._config import get_config
-from ._validation import check_matrix, check_scalar, result_dtype
+from ._validation import check_finite, check_matrix, check_scalar, result_dtype
 from .kernels import cosine_similarity, linear_kernel, rbf_kernel
 from ._common import kernel_params
 from ._threads import blas_threads
@@ -291,14 +291,20 @@ class RowMap:
     dtype : numpy dtype of the rows returned
     """
 
-    def __init__(self, X, fn, n_features, dtype):
+    def __init__(self, X, fn, n_features, dtype, name="RowMap"):
         self.X = X
         self.fn = fn
         self.shape = (int(X.shape[0]), int(n_features))
         self.dtype = np.dtype(dtype)
+        self.name = name
 
     def __getitem__(self, rows):
-        return np.ascontiguousarray(self.fn(self.X[rows]), dtype=self.dtype)
+        out = np.ascontiguousarray(self.fn(self.X[rows]), dtype=self.dtype)
+        if out.ndim != 2 or out.shape[1] != self.shape[1]:
+            raise ValueError(f"{self.name}: its function returned shape {out.shape}, expected (rows, "
+                             f"{self.shape[1]})")
+        check_finite(out, self.name)
+        return out
 
     def __repr__(self):
         return f"RowMap(shape={self.shape}, dtype={self.dtype.name})"
@@ -308,6 +314,7 @@ def _check_rows_input(F, name, dtype):
     if isinstance(F, RowMap):
         if F.dtype != dtype:
             raise TypeError(f"{name} is a RowMap of dtype {F.dtype}, expected {dtype}")
+        F.name = name
         return F
     return check_matrix(F, name, dtype=dtype, min_rows=2)
 
@@ -388,7 +395,9 @@ class AlignXpertObjective:
                     raise ValueError(f"stress_targets[{m}] has {X.shape[0]} rows, expected {n}")
         else:
             self.stress_targets = None
-        if not (stress_cache == "auto" or isinstance(stress_cache, (bool, np.bool_))):
+        if isinstance(stress_cache, (bool, np.bool_)):
+            stress_cache = bool(stress_cache)
+        elif not (isinstance(stress_cache, str) and stress_cache == "auto"):
             raise ValueError(f"stress_cache must be 'auto', True or False, got {stress_cache!r}")
         self.stress_cache = stress_cache
         self._caches = None

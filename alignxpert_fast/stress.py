@@ -6,7 +6,7 @@ import numpy as np
 from . import _blocking
 from ._common import resolve_run
 from ._config import get_config
-from ._validation import check_matrix, check_no_alias, check_out, result_dtype
+from ._validation import check_matrix, check_no_alias, check_out, check_scalar, result_dtype
 
 __all__ = ["stress", "stress_and_grad", "StressCache"]
 
@@ -36,6 +36,8 @@ def _run(X, Z, grad, backend, n_threads, block_rows, block_cols):
         n, n, Z.shape[1], X.dtype.itemsize, nt, get_config()["working_memory"], br, bc, n_tiles=2, max_rows=256
     )
     nt = min(nt, -(-n // br))  # no more threads than row blocks
+    if grad is not None:
+        nt = _blocking.cap_threads_for_accumulators(nt, n, Z.shape[1], get_config()["working_memory"])
     value, _num, _den = mod.stress(X, Z, grad, n_threads=nt, block_rows=br, block_cols=bc)
     return float(value)
 
@@ -85,7 +87,10 @@ def stress_and_grad(X, Z, *, out=None, backend="auto", n_threads=None, block_row
     value : float
     grad : ndarray of shape (n, k), float32 if X and Z are float32 else float64
 
-    Memory: as :func:`stress`, plus the gradient and an (n, k) float64 accumulator.
+    Memory: as :func:`stress`, plus the gradient and one (n, k) float64 accumulator per
+    thread (gradient rows also collect the mirror tiles of other row blocks); the thread
+    count is capped so these stay within ``16 * working_memory`` MiB (at least two
+    threads).
     """
     Xc, Zc, dtype = _prepare(X, Z)
     grad = check_out(out, Zc.shape, dtype)
@@ -155,13 +160,17 @@ class StressCache:
     @staticmethod
     def packed_size(n, block_rows):
         """Entries of the cache of n rows in blocks of ``block_rows``."""
+        n = check_scalar(n, "n", lower=0, integer=True)
+        block_rows = check_scalar(block_rows, "block_rows", lower=1, integer=True)
         return sum(min(block_rows, n - r0) * (n - r0) for r0 in range(0, n, block_rows))
 
     @classmethod
     def estimate_nbytes(cls, n, dtype, block_rows=None):
         """Bytes a cache of n rows would take (to decide whether to build one)."""
-        br = min(block_rows or cls.DEFAULT_BLOCK_ROWS, max(int(n), 1))
-        return cls.packed_size(int(n), br) * np.dtype(dtype).itemsize
+        n = check_scalar(n, "n", lower=0, integer=True)
+        br = cls.DEFAULT_BLOCK_ROWS if block_rows is None else block_rows
+        br = min(check_scalar(br, "block_rows", lower=1, integer=True), max(n, 1))
+        return cls.packed_size(n, br) * np.dtype(dtype).itemsize
 
     @property
     def nbytes(self):
@@ -177,6 +186,8 @@ class StressCache:
         n, k = Z.shape
         br = self.block_rows
         nt = min(_blocking.cap_threads(nt, 3 * n * n * k // 2), -(-n // br))
+        if grad is not None:
+            nt = _blocking.cap_threads_for_accumulators(nt, n, k, get_config()["working_memory"])
         _, bc = _blocking.reduction_blocks(n, n, k, Z.dtype.itemsize, nt, get_config()["working_memory"], br, bc,
                                            n_tiles=2)
         value, _num, _den = mod.stress_cached(self._data, Z, grad, n_threads=nt, block_rows=br, block_cols=bc)

@@ -199,7 +199,7 @@ py::tuple py_stress(py::handle X_, py::handle Z_, py::handle grad_, int n_thread
 template <typename T>
 View check_packed(py::handle D_, const char* name, index_t n, index_t br, bool writable) {
     View D = check_array<T>(D_, name, writable);
-    const size_t total = axf::packed_offsets(n, axf::clamp_block(br, n)).back();
+    const size_t total = axf::packed_total(n, axf::clamp_block(br, n));
     if (D.rows != 1 || size_t(D.cols) != total)
         throw std::invalid_argument(std::string(name) + " must have shape (1, " + std::to_string(total) +
                                     ") for n=" + std::to_string(n) + " and block_rows=" + std::to_string(br) +

@@ -198,3 +198,43 @@ def test_isometry_has_zero_gradient_not_noise(k_extra, backend, dtype, rng):
     # a real (small) stress keeps its gradient
     value, grad = axf.stress_and_grad(Xd, (Z * 1.01).astype(dtype), backend=backend)
     assert value > 1e-3 and np.linalg.norm(grad) > 1e-3
+
+
+def test_numpy_bool_stress_cache_is_honoured(rng):
+    Fs = [make_data(rng, 30, 4, np.float64), make_data(rng, 30, 3, np.float64)]
+    Ws = [rng.standard_normal((4, 2)), rng.standard_normal((3, 2))]
+    obj = AlignXpertObjective(Fs, Fs, gamma=0.5, stress_cache=np.False_)
+    obj.value_and_grad(Ws)
+    assert obj.stress_caches() is None and obj.stress_cache is False
+    assert AlignXpertObjective(Fs, Fs, gamma=0.5, stress_cache=np.True_).stress_cache is True
+    with pytest.raises(ValueError, match="stress_cache"):
+        AlignXpertObjective(Fs, Fs, gamma=0.5, stress_cache=np.array([1, 2]))
+
+
+@pytest.mark.parametrize("n, block_rows, exc", [(10, 0, ValueError), (10, -1, ValueError), (10, 2.5, ValueError),
+                                                (-1, 4, ValueError)])
+def test_packed_size_checks_its_arguments(n, block_rows, exc):
+    with pytest.raises(exc, match="block_rows|n "):
+        axf.StressCache.packed_size(n, block_rows)
+    with pytest.raises(exc, match="block_rows|n "):
+        axf.StressCache.estimate_nbytes(n, np.float32, block_rows)
+
+
+def test_stress_threads_capped_by_accumulator_budget():
+    cap = _blocking.cap_threads_for_accumulators
+    assert cap(64, 1000, 16, 64) == 64  # 128 kB per thread: no cap
+    assert cap(64, 100_000, 64, 64) == 20  # 51 MB per thread within 1 GiB
+    assert cap(64, 10**7, 256, 64) == 2  # always at least two
+    assert cap(1, 10**7, 256, 64) == 1
+
+
+def test_native_pack_with_many_threads_does_not_start_idle_threads(rng):
+    """A direct call asking for far more threads than row blocks works (capped)."""
+    from alignxpert_fast import _native
+
+    X = make_data(rng, 10, 3, np.float64)
+    out = np.empty((1, axf.StressCache.packed_size(10, 4)))
+    _native.stress_pack_f64(X, out, 1000, 4)
+    ref = np.empty(out.shape[1])
+    reference.stress_pack(X, ref, n_threads=1, block_rows=4)
+    assert_allclose(out[0], ref, np.float64)

@@ -27,7 +27,9 @@
 // D(r0 + i, r0 + c), at offset sum_{b' < b} rows_b' width_b'.  About n^2 / 2 entries.
 //
 // Memory: O(n) + threads * (n k doubles + 2 br max(br, bc) + max(br, bc) k) scratch,
-// plus the cache when one is used.
+// plus the cache when one is used.  The per-thread n k accumulators grow with the
+// thread count: the Python layer caps the threads so that they stay within a budget
+// (alignxpert_fast/stress.py); direct callers choose n_threads themselves.
 #pragma once
 
 #include "common.hpp"
@@ -107,6 +109,13 @@ struct StressSums {
 
 inline index_t clamp_block(index_t b, index_t n) { return std::max<index_t>(1, std::min(b, std::max<index_t>(n, 1))); }
 
+// Entries of the packed cache (the last offset below), without allocating the offsets.
+inline size_t packed_total(index_t n, index_t br) {
+    size_t total = 0;
+    for (index_t r0 = 0; r0 < n; r0 += br) total += size_t(std::min(br, n - r0)) * size_t(n - r0);
+    return total;
+}
+
 // Offsets of the packed upper row blocks (size nb + 1; the last entry is the total).
 inline std::vector<size_t> packed_offsets(index_t n, index_t br) {
     const index_t nb = ceil_div(n, br);
@@ -155,10 +164,10 @@ inline std::vector<T> norms_in(const T* X, index_t n, index_t d) {
 template <typename T>
 void stress_pack(const T* X, index_t n, index_t d, T* out, int n_threads, index_t br) {
     br = clamp_block(br, n);
-    const int nt = std::max(1, n_threads);
+    const index_t nb = ceil_div(n, br);
+    const int nt = int(std::max<index_t>(1, std::min<index_t>(n_threads, nb)));  // no idle threads
     const std::vector<T> xs = norms_in(X, n, d);
     const std::vector<size_t> off = packed_offsets(n, br);
-    const index_t nb = ceil_div(n, br);
     const T tol_x = noise_floor<T>(d);
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
     for (index_t p = 0; p < snake_positions(nb, nt); ++p) {
