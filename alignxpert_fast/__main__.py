@@ -344,26 +344,22 @@ def _load_model(path, parser):
 
 
 # ===================================================================== arg parsing
-def _n_components_type(text):
-    if text == "auto":
-        return text
-    try:
-        k = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive int or 'auto', got {text!r}") from None
-    if k <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive int or 'auto', got {k}")
-    return k
-
-
-def _positive_int(text):
+def _parse_positive_int(text, expected="a positive int"):
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}") from None
     if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive int, got {v}")
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {v}")
     return v
+
+
+def _n_components_type(text):
+    return text if text == "auto" else _parse_positive_int(text, "a positive int or 'auto'")
+
+
+def _positive_int(text):
+    return _parse_positive_int(text)
 
 
 def _nonneg_float(text):

@@ -31,7 +31,8 @@ def make_paired_modalities(n_samples, dims=(64, 32), n_latent=8, noise=0.1, nonl
 
     ``latent`` L (n_samples, n_latent) has standard normal entries (or, with
     ``n_classes``, a Gaussian mixture: class centers with standard deviation 2 per
-    coordinate, unit within-class spread, then rescaled to unit mean square).  View m is ``X_m = f(L A_m + b_m) + noise * E_m`` with
+    coordinate, unit within-class spread, then rescaled to unit mean square).  View m is
+    ``X_m = f(L A_m + b_m) + noise * E_m`` with
     ``A_m`` (n_latent, d_m) Gaussian with variance 1/n_latent (so every pre-activation has
     unit variance), ``b_m`` a small random offset (std 0.1), ``f`` the nonlinearity and
     ``E_m`` standard normal noise.  Row i of every view comes from latent row i.

@@ -68,7 +68,7 @@ import numpy as np
 
 from ._validation import check_matrix, check_scalar, result_dtype
 from .feature_maps import check_feature_map_name, check_random_state, make_feature_map, map_from_state
-from .objective import (AlignXpertObjective, RowMap, check_similarity, check_similarity_kernel,
+from .objective import (AlignXpertObjective, RowMap, _full, check_similarity, check_similarity_kernel,
                         contrastive_similarity_and_grad, paired_similarity_and_grad)
 from .optim import TERMS, minimize_adam, minimize_lbfgs
 from .stress import stress
@@ -685,9 +685,7 @@ def _mean_and_mean_sqnorm(X, chunk_bytes=2**22):
 
 def _rows_of(F, rows):
     """F[rows] (all rows when rows is None), for arrays and RowMaps."""
-    if rows is None:
-        return F[:] if isinstance(F, RowMap) else F
-    return F[rows]
+    return _full(F) if rows is None else F[rows]
 
 
 def _subsample(n, limit, rng):

@@ -28,16 +28,24 @@ def _prepare(X, Z):
     return _center(Xc), _center(Zc), dtype
 
 
+def _plan(Z, grad, nt, work, br, bc):
+    """(threads, block_rows, block_cols) of a stress call on Z (n, k): no more threads than
+    ``work`` (multiply-adds) justifies, than row blocks, and (with a gradient) than the
+    per-thread accumulator budget allows; tiles sized from ``working_memory``."""
+    n, k = Z.shape
+    wm = get_config()["working_memory"]
+    nt = _blocking.cap_threads(nt, work)
+    br, bc = _blocking.reduction_blocks(n, n, k, Z.dtype.itemsize, nt, wm, br, bc, n_tiles=2, max_rows=256)
+    nt = min(nt, -(-n // br))  # no more threads than row blocks
+    if grad is not None:
+        nt = _blocking.cap_threads_for_accumulators(nt, n, k, wm)
+    return nt, br, bc
+
+
 def _run(X, Z, grad, backend, n_threads, block_rows, block_cols):
     mod, nt, br, bc = resolve_run(backend, n_threads, block_rows, block_cols)
     n = X.shape[0]
-    nt = _blocking.cap_threads(nt, n * n * (X.shape[1] + 2 * Z.shape[1]))
-    br, bc = _blocking.reduction_blocks(
-        n, n, Z.shape[1], X.dtype.itemsize, nt, get_config()["working_memory"], br, bc, n_tiles=2, max_rows=256
-    )
-    nt = min(nt, -(-n // br))  # no more threads than row blocks
-    if grad is not None:
-        nt = _blocking.cap_threads_for_accumulators(nt, n, Z.shape[1], get_config()["working_memory"])
+    nt, br, bc = _plan(Z, grad, nt, n * n * (X.shape[1] + 2 * Z.shape[1]), br, bc)
     value, _num, _den = mod.stress(X, Z, grad, n_threads=nt, block_rows=br, block_cols=bc)
     return float(value)
 
@@ -184,12 +192,7 @@ class StressCache:
         mod, nt, _, bc = resolve_run(self._backend if backend is None else backend,
                                      self._n_threads if n_threads is None else n_threads, None, block_cols)
         n, k = Z.shape
-        br = self.block_rows
-        nt = min(_blocking.cap_threads(nt, 3 * n * n * k // 2), -(-n // br))
-        if grad is not None:
-            nt = _blocking.cap_threads_for_accumulators(nt, n, k, get_config()["working_memory"])
-        _, bc = _blocking.reduction_blocks(n, n, k, Z.dtype.itemsize, nt, get_config()["working_memory"], br, bc,
-                                           n_tiles=2)
+        nt, br, bc = _plan(Z, grad, nt, 3 * n * n * k // 2, self.block_rows, bc)
         value, _num, _den = mod.stress_cached(self._data, Z, grad, n_threads=nt, block_rows=br, block_cols=bc)
         return float(value)
 

@@ -212,15 +212,20 @@ def _offset_data(rng, n, d, offset, scale=1.0):
     return X32, unoffset(X32, offset)
 
 
+def _offset_inputs(rng, symmetric, offset, scale=1.0):
+    """Offset float32 X, Y (Y None when symmetric) and their exact float64 twins."""
+    X32, X64 = _offset_data(rng, N, D, offset, scale=scale)
+    Y32, Y64 = _offset_data(rng, M, D, offset, scale=scale)
+    return (X32, X64) + ((None, None) if symmetric else (Y32, Y64))
+
+
 @pytest.mark.parametrize("offset", [1e4, 1e6])
 @pytest.mark.parametrize("squared", [False, True], ids=["euclidean", "sqeuclidean"])
 @pytest.mark.parametrize("symmetric", [False, True], ids=["XY", "XX"])
 def test_float32_offset_distances(offset, squared, symmetric, backend, rng):
     # scale 3: at 1e6 float32 data live on a 1/16 grid; the exact un-offset values
     # are the truth, so the grid does not matter, only the computation does
-    X32, X64 = _offset_data(rng, N, D, offset, scale=3.0)
-    Y32, Y64 = _offset_data(rng, M, D, offset, scale=3.0)
-    Ya32, Ya64 = (None, None) if symmetric else (Y32, Y64)
+    X32, X64, Ya32, Ya64 = _offset_inputs(rng, symmetric, offset, scale=3.0)
     got = axf.euclidean_distances(X32, Ya32, squared=squared, backend=backend)
     assert got.dtype == np.float32
     ref = axf.euclidean_distances(X64, Ya64, squared=squared, backend="reference")
@@ -232,9 +237,7 @@ def test_float32_offset_distances(offset, squared, symmetric, backend, rng):
 @pytest.mark.parametrize("symmetric", [False, True], ids=["XY", "XX"])
 def test_float32_offset_rbf(symmetric, backend, rng):
     offset = 1e4
-    X32, X64 = _offset_data(rng, N, D, offset)
-    Y32, Y64 = _offset_data(rng, M, D, offset)
-    Ya32, Ya64 = (None, None) if symmetric else (Y32, Y64)
+    X32, X64, Ya32, Ya64 = _offset_inputs(rng, symmetric, offset)
     got = axf.rbf_kernel(X32, Ya32, gamma=0.2, backend=backend)
     ref = axf.rbf_kernel(X64, Ya64, gamma=0.2, backend="reference")
     assert np.median(ref) > 0.05  # values mostly not underflowed: the test can see errors
@@ -244,9 +247,7 @@ def test_float32_offset_rbf(symmetric, backend, rng):
 @pytest.mark.parametrize("symmetric", [False, True], ids=["XY", "XX"])
 def test_float32_offset_reductions(symmetric, backend, rng):
     offset = 1e4
-    X32, X64 = _offset_data(rng, N, D, offset)
-    Y32, Y64 = _offset_data(rng, M, D, offset)
-    Ya32, Ya64 = (None, None) if symmetric else (Y32, Y64)
+    X32, X64, Ya32, Ya64 = _offset_inputs(rng, symmetric, offset)
     V = make_data(rng, N if symmetric else M, 2, np.float32)
     got = axf.kernel_matvec(X32, Ya32, V, "rbf", gamma=0.2, backend=backend)
     ref = axf.kernel_matvec(X64, Ya64, V.astype(np.float64), "rbf", gamma=0.2, backend="reference")

@@ -321,6 +321,20 @@ if numba is not None:
         q = p - rnd * nt
         return rnd * nt + (q if rnd % 2 == 0 else nt - 1 - q)
 
+    @njit(nogil=True, cache=True)
+    def _thread_blocks(q, nb, nt):
+        """Row blocks of thread q of nt, in schedule order: positions q, q + nt, ... of
+        the snake (skipping the positions past the last block)."""
+        npos = (nb + nt - 1) // nt * nt
+        out = np.empty(npos // nt, np.int64)
+        m = 0
+        for p in range(q, npos, nt):
+            b = _snake_block(p, nt)
+            if b < nb:
+                out[m] = b
+                m += 1
+        return out[:m]
+
     @njit(nogil=True, cache=True, fastmath=_FM_ELEMWISE)
     def _dist_row(c, xi, xj, tol):
         """One tile row of distances, in place: c[j] holds <x_i, x_j> on entry and
@@ -339,11 +353,7 @@ if numba is not None:
         place and the diagonal exactly 0."""
         n = X.shape[0]
         nb = off.shape[0] - 1
-        npos = (nb + nt - 1) // nt * nt
-        for p in range(q, npos, nt):
-            b = _snake_block(p, nt)
-            if b >= nb:
-                continue
+        for b in _thread_blocks(q, nb, nt):
             r0 = b * br
             rows = min(br, n - r0)
             width = n - r0
@@ -396,11 +406,7 @@ if numba is not None:
         DX = np.empty(0 if use_cache else br * tw, Z.dtype)
         WZ = np.empty(tw * k if want_grad else 0, Z.dtype)
         cs = np.empty(tw if want_grad else 0, np.float64)
-        npos = (nb + nt - 1) // nt * nt
-        for p in range(q, npos, nt):
-            b = _snake_block(p, nt)
-            if b >= nb:
-                continue
+        for b in _thread_blocks(q, nb, nt):
             r0 = b * br
             rows = min(br, n - r0)
             width = n - r0
