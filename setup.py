@@ -5,6 +5,7 @@ OpenMP is probed by compiling a tiny program; without it the extensions build se
 Set AXF_DISABLE_OPENMP=1 to force a serial build.
 """
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -13,10 +14,11 @@ import textwrap
 import numpy as np
 from pybind11.setup_helpers import Pybind11Extension, build_ext
 from setuptools import Extension, setup
-from setuptools.command.build_ext import build_ext as _setuptools_build_ext  # noqa: F401
 
-VERSION = "0.1.0"
 HERE = os.path.dirname(os.path.abspath(__file__))
+# the one version source is alignxpert_fast/_version.py (pyproject.toml reads it too)
+with open(os.path.join(HERE, "alignxpert_fast", "_version.py")) as _f:
+    VERSION = re.search(r'^__version__ = "([^"]+)"', _f.read(), re.M).group(1)
 
 
 def _compiles(compiler, flags, link_flags, source):

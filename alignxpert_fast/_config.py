@@ -7,8 +7,13 @@ from __future__ import annotations
 import contextlib
 import threading
 
+from ._utils.validation import check_n_threads, check_scalar
+
+# the backends, in the order backend="auto" tries them (see kernels/_dispatch.py)
+BACKEND_NAMES = ("native", "numba", "reference")
+
 _DEFAULTS = {
-    # "auto" picks native, then numba, then reference (see _dispatch.py)
+    # "auto" picks native, then numba, then reference (see kernels/_dispatch.py)
     "backend": "auto",
     # MiB of scratch a blockwise reduction may use (all threads together)
     "working_memory": 64,
@@ -43,9 +48,6 @@ def set_config(backend=None, working_memory=None, n_threads=None):
     n_threads : int, optional
         Default thread count used when a function gets ``n_threads=None``.
     """
-    from ._dispatch import BACKEND_NAMES
-    from ._validation import check_n_threads, check_scalar
-
     # validate everything before changing anything, so a bad value leaves no partial update
     if backend is not None and backend not in ("auto",) + BACKEND_NAMES:
         raise ValueError(

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_scalar
-from .feature_maps import check_random_state
+from ._utils.random import check_random_state
+from ._utils.validation import check_scalar
 
-__all__ = ["make_paired_modalities", "load_digits_halves", "NONLINEARITIES"]
+__all__ = ["make_paired_modalities", "load_digits_halves", "synthetic_pairs", "NONLINEARITIES"]
 
 NONLINEARITIES = {
     "linear": lambda U: U,
@@ -122,3 +122,18 @@ def load_digits_halves(dtype=np.float32):
     left = np.ascontiguousarray(images[:, :, :4].reshape(n, 32), dtype=dtype)
     right = np.ascontiguousarray(images[:, :, 4:].reshape(n, 32), dtype=dtype)
     return [left, right], np.asarray(digits.target, dtype=np.int64)
+
+
+def synthetic_pairs(n=4000, d1=768, d2=384, latent=32, noise=0.1, dtype=np.float32, random_state=0):
+    """Two modalities sharing a latent structure: X_m = tanh(L A_m) + noise, row i paired.
+
+    Returns (X1 of shape (n, d1), X2 of shape (n, d2)), both ``dtype``.
+    """
+    rng = np.random.default_rng(random_state)
+    L = rng.standard_normal((n, latent))
+    out = []
+    for d in (d1, d2):
+        A = rng.standard_normal((latent, d)) / np.sqrt(latent)
+        X = np.tanh(L @ A) + noise * rng.standard_normal((n, d))
+        out.append(X.astype(dtype))
+    return out[0], out[1]

@@ -493,7 +493,7 @@ class Runner:
 
     def __call__(self, benchmark, case):
         if case.impl == "ours":
-            from alignxpert_fast._dispatch import backend_status
+            from alignxpert_fast.kernels._dispatch import backend_status
 
             ok, why = backend_status()[case.backend]
             if not ok:

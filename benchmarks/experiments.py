@@ -57,10 +57,10 @@ import warnings
 import numpy as np
 
 from alignxpert_fast import AlignXpert, __version__
-from alignxpert_fast.__main__ import (_split, cca_projections, evaluate_alignment, pca_projections,
-                                      procrustes_align)
+from alignxpert_fast.evaluation import (cca_projections, evaluate_alignment, pca_projections, procrustes_align,
+                                        train_test_split_indices as _split)
 from alignxpert_fast.datasets import load_digits_halves, make_paired_modalities
-from alignxpert_fast.stress import stress
+from alignxpert_fast import stress
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_ITER = 100
@@ -487,7 +487,7 @@ def main(argv=None):
              "docstring, step 5)."),
             ("kernels", "Kernel sensitivity (rbf vs linear vs polynomial vs cosine)", exp_kernels,
              "The similarity kernel varied, everything else default.  The paired linear and polynomial "
-             "similarities are unbounded below (see `alignxpert_fast.objective`), so those paired fits are "
+             "similarities are unbounded below (see `docs/method.md`), so those paired fits are "
              "expected to diverge: the tables report what the estimator returns (the best state before the "
              "loss went non-finite)."),
         ):

@@ -10,7 +10,9 @@
 #include <cstring>
 #include <string>
 
+#include "axf/blocking.hpp"
 #include "axf/gram.hpp"
+#include "axf/kinds.hpp"
 #include "axf/reductions.hpp"
 #include "axf/stress.hpp"
 
@@ -175,7 +177,7 @@ T* check_grad(py::handle grad_, const View& Z, const View& in, const char* in_na
 }
 
 template <typename T>
-py::tuple py_stress(py::handle X_, py::handle Z_, py::handle grad_, int n_threads, index_t br, index_t bc) {
+double py_stress(py::handle X_, py::handle Z_, py::handle grad_, int n_threads, index_t br, index_t bc) {
     check_blas();
     check_threads_blocks(n_threads, br, bc);
     View X = check_array<T>(X_, "X", false), Z = check_array<T>(Z_, "Z", false);
@@ -185,14 +187,9 @@ py::tuple py_stress(py::handle X_, py::handle Z_, py::handle grad_, int n_thread
     T* gptr = check_grad<T>(grad_, Z, X, "X");
     check_int_dims(X.rows, X.cols, "X");
     check_int_dims(Z.rows, Z.cols, "Z");
-    double value;
-    axf::StressSums sums;
-    {
-        py::gil_scoped_release nogil;
-        value = axf::stress_value_grad<T>(static_cast<const T*>(X.ptr), static_cast<const T*>(Z.ptr), X.rows,
-                                          X.cols, Z.cols, gptr, n_threads, br, bc, &sums);
-    }
-    return py::make_tuple(value, sums.num, sums.den);
+    py::gil_scoped_release nogil;
+    return axf::stress_value_grad<T>(static_cast<const T*>(X.ptr), static_cast<const T*>(Z.ptr), X.rows, X.cols,
+                                     Z.cols, gptr, n_threads, br, bc);
 }
 
 // The packed distance cache travels as a (1, total) array (see csrc/axf/stress.hpp).
@@ -220,21 +217,16 @@ void py_stress_pack(py::handle X_, py::handle out_, int n_threads, index_t br) {
 }
 
 template <typename T>
-py::tuple py_stress_cached(py::handle D_, py::handle Z_, py::handle grad_, int n_threads, index_t br, index_t bc) {
+double py_stress_cached(py::handle D_, py::handle Z_, py::handle grad_, int n_threads, index_t br, index_t bc) {
     check_blas();
     check_threads_blocks(n_threads, br, bc);
     View Z = check_array<T>(Z_, "Z", false);
     View D = check_packed<T>(D_, "D", Z.rows, br, false);
     T* gptr = check_grad<T>(grad_, Z, D, "D");
     check_int_dims(Z.rows, Z.cols, "Z");
-    double value;
-    axf::StressSums sums;
-    {
-        py::gil_scoped_release nogil;
-        value = axf::stress_sym<T>(nullptr, 0, static_cast<const T*>(D.ptr), static_cast<const T*>(Z.ptr), Z.rows,
-                                   Z.cols, gptr, n_threads, br, bc, &sums);
-    }
-    return py::make_tuple(value, sums.num, sums.den);
+    py::gil_scoped_release nogil;
+    return axf::stress_sym<T>(nullptr, 0, static_cast<const T*>(D.ptr), static_cast<const T*>(Z.ptr), Z.rows, Z.cols,
+                              gptr, n_threads, br, bc);
 }
 
 void* capsule_pointer(const py::dict& capi, const char* name) {
@@ -257,8 +249,28 @@ PYBIND11_MODULE(_native, m) {
     m.attr("__version__") = AXF_VERSION;
     m.def("openmp_enabled", &axf::openmp_enabled, "True if compiled with OpenMP");
     m.def("omp_max_threads", &axf::omp_max_threads, "omp_get_max_threads(), or 1 without OpenMP");
-    m.attr("KIND_CODES") = py::dict(py::arg("linear") = 0, py::arg("rbf") = 1, py::arg("poly") = 2,
-                                    py::arg("cosine") = 3, py::arg("sqeuclidean") = 4, py::arg("euclidean") = 5);
+    {
+        // the registry and layout facts the Python side states too (tests/test_layout.py)
+        py::dict kinds;
+        for (int k = 0; k < axf::n_kinds; ++k) kinds[axf::kind_names[k]] = k;
+        m.attr("KIND_CODES") = kinds;
+        py::dict blocks;
+        blocks["MIN_BLOCK"] = axf::blocking::min_block;
+        blocks["GRAM_MAX_ROWS"] = axf::blocking::gram_max_rows;
+        blocks["GRAM_MAX_COLS"] = axf::blocking::gram_max_cols;
+        blocks["REDUCTION_COLS"] = axf::blocking::reduction_cols;
+        blocks["REDUCTION_MAX_ROWS"] = axf::blocking::reduction_max_rows;
+        blocks["STRESS_ROWS"] = axf::blocking::stress_rows;
+        m.attr("BLOCKING") = blocks;
+    }
+    m.def("packed_total", [](index_t n, index_t br) {
+        if (n < 0 || br < 1) throw std::invalid_argument("packed_total needs n >= 0 and block_rows >= 1");
+        return axf::packed_total(n, br);
+    }, "entries of the packed distance cache of n rows in blocks of block_rows");
+    m.def("noise_floor_f32", &axf::noise_floor<float>, "squared-distance rounding floor (float32) for a width");
+    m.def("noise_floor_f64", &axf::noise_floor<double>, "squared-distance rounding floor (float64) for a width");
+    m.def("value_floor_f32", &axf::value_floor<float>, "stress value below which the gradient is 0 (float32)");
+    m.def("value_floor_f64", &axf::value_floor<double>, "stress value below which the gradient is 0 (float64)");
     const char* gram_doc = "gram(kind, X, Y, out, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols)";
     m.def("gram_f32", &py_gram<float>, gram_doc);
     m.def("gram_f64", &py_gram<double>, gram_doc);
@@ -266,13 +278,13 @@ PYBIND11_MODULE(_native, m) {
         "kernel_matvec(kind, X, Y, V_or_None, out, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols)";
     m.def("kernel_matvec_f32", &py_kernel_matvec<float>, mv_doc);
     m.def("kernel_matvec_f64", &py_kernel_matvec<double>, mv_doc);
-    const char* st_doc = "stress(X, Z, grad_or_None, n_threads, block_rows, block_cols) -> (value, num, den)";
+    const char* st_doc = "stress(X, Z, grad_or_None, n_threads, block_rows, block_cols) -> value";
     m.def("stress_f32", &py_stress<float>, st_doc);
     m.def("stress_f64", &py_stress<double>, st_doc);
     const char* pk_doc = "stress_pack(X, out(1, total), n_threads, block_rows): packed upper-row-block distances";
     m.def("stress_pack_f32", &py_stress_pack<float>, pk_doc);
     m.def("stress_pack_f64", &py_stress_pack<double>, pk_doc);
-    const char* sc_doc = "stress_cached(D(1, total), Z, grad_or_None, n_threads, block_rows, block_cols) -> (value, num, den)";
+    const char* sc_doc = "stress_cached(D(1, total), Z, grad_or_None, n_threads, block_rows, block_cols) -> value";
     m.def("stress_cached_f32", &py_stress_cached<float>, sc_doc);
     m.def("stress_cached_f64", &py_stress_cached<double>, sc_doc);
 #ifdef __VERSION__

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alignxpert_fast._dispatch import BACKEND_NAMES, backend_status
+from alignxpert_fast.kernels._dispatch import BACKEND_NAMES, backend_status
 
 # backends that must load; a missing one is a test failure, never a skip
 REQUIRED_BACKENDS = ("native", "reference", "numba")

@@ -15,7 +15,7 @@ import pytest
 from _testing import FAIL_EVERYWHERE_IF_MISSING, REQUIRED_BACKENDS
 
 import alignxpert_fast
-from alignxpert_fast._dispatch import BACKEND_NAMES, backend_status
+from alignxpert_fast.kernels._dispatch import BACKEND_NAMES, backend_status
 
 DTYPES = (np.float32, np.float64)
 

@@ -12,7 +12,7 @@ import pytest
 from _testing import REQUIRED_BACKENDS, assert_allclose, assert_distances_allclose, make_data, with_zero_rows
 
 import alignxpert_fast as axf
-from alignxpert_fast._dispatch import BACKEND_NAMES, backend_status, resolve_backend
+from alignxpert_fast.kernels._dispatch import BACKEND_NAMES, backend_status, resolve_backend
 
 REF = "reference"
 

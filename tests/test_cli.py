@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alignxpert_fast.__main__ import main
+from alignxpert_fast.cli import main
 from alignxpert_fast.datasets import make_paired_modalities
 
 
@@ -51,7 +51,7 @@ def test_run_demo_returns_rows():
     pytest.importorskip("sklearn")
     import io
 
-    from alignxpert_fast.__main__ import run_demo
+    from alignxpert_fast.evaluation.demo import run_demo
 
     rows = run_demo(8, max_iter=2, n_threads=1, quick=True, contrastive=False, file=io.StringIO())
     assert [r["method"] for r in rows] == ["PCA per modality", "PCA + Procrustes", "CCA (scikit-learn)",

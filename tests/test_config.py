@@ -8,8 +8,8 @@ import pytest
 from _testing import assert_allclose, make_data
 
 import alignxpert_fast as axf
-from alignxpert_fast._dispatch import BACKEND_NAMES, backend_status, resolve_backend
-from alignxpert_fast._threads import effective_n_threads, max_threads
+from alignxpert_fast.kernels._dispatch import BACKEND_NAMES, backend_status, resolve_backend
+from alignxpert_fast._utils.threads import effective_n_threads, max_threads
 
 DEFAULTS = {"backend": "auto", "working_memory": 64, "n_threads": None}
 
@@ -89,7 +89,7 @@ def test_config_context_round_trip(restore_config):
 def test_config_backend_is_used_by_auto(restore_config, monkeypatch, rng):
     """backend='auto' in a public call goes to the configured backend; an explicit
     backend argument wins over the configuration."""
-    from alignxpert_fast._backends import reference
+    from alignxpert_fast.kernels._backends import reference
 
     calls = []
     real = reference.gram
@@ -162,7 +162,7 @@ def test_config_context_unknown_key(restore_config):
 
 def test_explicit_unavailable_backend_error_keeps_reason(monkeypatch):
     """An explicit backend that failed to load raises ImportError with the original error."""
-    from alignxpert_fast import _dispatch
+    from alignxpert_fast.kernels import _dispatch
 
     monkeypatch.setitem(_dispatch._loaded, "numba", (None, "ModuleNotFoundError: No module named 'numba'"))
     with pytest.raises(ImportError, match=r"backend 'numba' is not available: ModuleNotFoundError"):

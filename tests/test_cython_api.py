@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import alignxpert_fast
-from alignxpert_fast._backends import reference
+from alignxpert_fast.kernels._backends import reference
 
 CONSUMER = textwrap.dedent(
     """

@@ -7,9 +7,9 @@ import pytest
 
 import alignxpert_fast as axf
 from alignxpert_fast.datasets import make_paired_modalities
-from alignxpert_fast.estimator import AlignXpert, NotFittedError
-from alignxpert_fast.objective import AlignXpertObjective
-from alignxpert_fast.optim import minimize_adam, minimize_lbfgs
+from alignxpert_fast.alignment.estimator import AlignXpert, NotFittedError
+from alignxpert_fast.alignment.objective import AlignXpertObjective
+from alignxpert_fast.alignment.optim import minimize_adam, minimize_lbfgs
 
 @pytest.fixture(autouse=True)
 def _single_thread():
@@ -245,8 +245,10 @@ def test_dimension_search(views2):
 
 
 def test_default_dimension_grid():
-    assert AlignXpert()._default_grid([32, 32]) == [16, 32, 64]
-    assert AlignXpert()._default_grid([12, 6, 3]) == [1, 3, 6, 12, 21]
+    from alignxpert_fast.alignment.dimension_search import default_grid
+
+    assert default_grid([32, 32]) == [16, 32, 64]
+    assert default_grid([12, 6, 3]) == [1, 3, 6, 12, 21]
 
 
 # ------------------------------------------------------- params / clone / repr

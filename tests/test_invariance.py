@@ -47,7 +47,7 @@ ALL_OPS = GRAM_OPS + MATVEC_OPS + ROWSUM_OPS
 @pytest.fixture(autouse=True)
 def _threads_even_for_small_work(monkeypatch):
     """The public layer runs small calls on one thread; force real thread teams here."""
-    from alignxpert_fast import _blocking
+    from alignxpert_fast.kernels import _plan as _blocking
 
     monkeypatch.setattr(_blocking, "MIN_WORK_PER_THREAD", 1)
 
@@ -275,7 +275,7 @@ def test_offset_tests_are_sensitive(rng):
     cancellation tests above can fail."""
     from _testing import TOLERANCES
 
-    from alignxpert_fast._backends import reference
+    from alignxpert_fast.kernels._backends import reference
 
     X32, X64 = _offset_data(rng, N, D, 1e4, scale=3.0)
     Y32, Y64 = _offset_data(rng, M, D, 1e4, scale=3.0)

@@ -273,14 +273,12 @@ ST_BAD = {
 
 def test_stress_good_call_works(T):
     args = _st_args(T)
-    value, num, den = getattr(_native, f"stress_{SUFFIX[T]}")(*args)
+    value = getattr(_native, f"stress_{SUFFIX[T]}")(*args)
     X, Z = args[0].astype(float), args[1].astype(float)
     from scipy.spatial.distance import pdist
 
     DX, DZ = pdist(X), pdist(Z)
     assert value == pytest.approx(np.sqrt(np.sum((DX - DZ) ** 2) / np.sum(DX**2)), rel=1e-5)
-    assert num == pytest.approx(2 * np.sum((DX - DZ) ** 2), rel=1e-5)  # ordered pairs
-    assert den == pytest.approx(2 * np.sum(DX**2), rel=1e-5)
     assert np.all(np.isfinite(args[2]))
 
 

@@ -9,9 +9,9 @@ import pytest
 from scipy.special import logsumexp
 
 import alignxpert_fast as axf
-from alignxpert_fast.feature_maps import LinearMap, NystroemMap
-from alignxpert_fast.objective import (AlignXpertObjective, alignxpert_loss, alignxpert_loss_and_grad,
-                                       contrastive_similarity_and_grad, paired_similarity_and_grad)
+from alignxpert_fast.alignment.feature_maps import LinearMap, NystroemMap
+from alignxpert_fast.alignment.objective import AlignXpertObjective, alignxpert_loss, alignxpert_loss_and_grad
+from alignxpert_fast.alignment.similarity import contrastive_similarity_and_grad, paired_similarity_and_grad
 
 @pytest.fixture(autouse=True)
 def _single_thread():

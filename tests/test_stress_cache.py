@@ -12,9 +12,10 @@ import pytest
 from _testing import assert_allclose, make_data
 
 import alignxpert_fast as axf
-from alignxpert_fast import _blocking
-from alignxpert_fast._backends import reference
-from alignxpert_fast.objective import AlignXpertObjective
+from alignxpert_fast.kernels import _plan as _blocking
+from alignxpert_fast.kernels._backends import reference
+from alignxpert_fast.kernels._backends._layout import packed_offsets
+from alignxpert_fast.alignment.objective import AlignXpertObjective
 
 REF = "reference"
 SHAPES = [(2, 3, 2), (3, 1, 4), (29, 5, 2), (64, 4, 9), (150, 6, 3)]
@@ -55,7 +56,7 @@ def test_cache_layout_and_size(backend, rng):
     n, br = 37, 8
     X = make_data(rng, n, 3, np.float64)
     cache = axf.StressCache(X, backend=backend, block_rows=br)
-    offsets = reference.packed_offsets(n, br)
+    offsets = packed_offsets(n, br)
     assert axf.StressCache.packed_size(n, br) == offsets[-1]
     assert cache.nbytes == offsets[-1] * 8 == axf.StressCache.estimate_nbytes(n, np.float64, br)
     # block b holds D[r0:r0+rows, r0:]

@@ -11,7 +11,7 @@ def test_first_use_before_scipy_blas_still_limits_it():
     code = textwrap.dedent("""
         import sys
         assert "scipy.linalg" not in sys.modules
-        from alignxpert_fast import _threads
+        from alignxpert_fast._utils import threads as _threads
         with _threads.blas_threads(1):  # the controller's first use: SciPy's BLAS not loaded yet
             pass
         from threadpoolctl import threadpool_info

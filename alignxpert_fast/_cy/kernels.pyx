@@ -8,8 +8,6 @@ BLAS pointers (taken from scipy.linalg.cython_blas, as the pybind11 module does)
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from cython cimport floating
 
-import numpy as np
-
 
 cdef extern from "axf/capi.hpp" namespace "axf" nogil:
     void set_blas(void* sgemm, void* dgemm)

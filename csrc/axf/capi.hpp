@@ -4,6 +4,7 @@
 
 #include <new>
 
+#include "blocking.hpp"
 #include "gram.hpp"
 #include "reductions.hpp"
 #include "stress.hpp"
@@ -36,7 +37,8 @@ inline int capi_gram(int kind, const T* X, index_t n, const T* Y, index_t m, ind
         p.gamma = gamma;
         p.coef0 = coef0;
         p.degree = degree;
-        gram<T>(k, p, X, n, Y, m, d, out, symmetric, n_threads, std::max<index_t>(16, ceil_div(n, n_threads)), 4096);
+        gram<T>(k, p, X, n, Y, m, d, out, symmetric, n_threads, blocking::gram_rows(n, n_threads),
+                blocking::gram_max_cols);
     });
 }
 
@@ -53,7 +55,8 @@ inline int capi_kernel_matvec(int kind, const T* X, index_t n, const T* Y, index
         p.gamma = gamma;
         p.coef0 = coef0;
         p.degree = degree;
-        kernel_matvec<T>(k, p, X, n, Y, m, d, V, p_cols, out, symmetric, n_threads, 256, 2048);
+        kernel_matvec<T>(k, p, X, n, Y, m, d, V, p_cols, out, symmetric, n_threads, blocking::stress_rows,
+                         blocking::reduction_cols);
     });
 }
 
@@ -62,7 +65,7 @@ inline int capi_stress(const T* X, const T* Z, index_t n, index_t d, index_t k, 
                        double* value) noexcept {
     return guarded([&] {
         if (n < 2 || d < 1 || k < 1 || n_threads < 1) throw std::invalid_argument("bad argument");
-        *value = stress_value_grad<T>(X, Z, n, d, k, grad, n_threads, 256, 256);
+        *value = stress_value_grad<T>(X, Z, n, d, k, grad, n_threads, blocking::stress_rows, blocking::stress_rows);
     });
 }
 

@@ -10,22 +10,10 @@
 #pragma once
 
 #include "common.hpp"
+#include "kinds.hpp"
 #include "vexp.hpp"
 
 namespace axf {
-
-enum class Kind : int { linear = 0, rbf = 1, poly = 2, cosine = 3, sqeuclidean = 4, euclidean = 5 };
-
-struct KernelParams {
-    double gamma = 1.0;
-    double coef0 = 1.0;
-    int degree = 3;
-};
-
-inline Kind kind_from_int(int k) {
-    if (k < 0 || k > 5) throw std::invalid_argument("kernel code must be in 0..5, got " + std::to_string(k));
-    return static_cast<Kind>(k);
-}
 
 inline bool uses_sqnorms(Kind k) {
     return k == Kind::rbf || k == Kind::sqeuclidean || k == Kind::euclidean;

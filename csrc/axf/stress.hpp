@@ -102,11 +102,6 @@ inline double value_floor() {
     return 64.0 * (sizeof(T) == 4 ? 1.1920928955078125e-07 : 2.220446049250313e-16);
 }
 
-struct StressSums {
-    double num = 0.0;  // sum over ordered pairs i != j of (D - E)^2
-    double den = 0.0;  // sum over ordered pairs i != j of D^2
-};
-
 inline index_t clamp_block(index_t b, index_t n) { return std::max<index_t>(1, std::min(b, std::max<index_t>(n, 1))); }
 
 // Entries of the packed cache (the last offset below), without allocating the offsets.
@@ -182,7 +177,7 @@ void stress_pack(const T* X, index_t n, index_t d, T* out, int n_threads, index_
 // of stress_pack with the same br) is given.
 template <typename T>
 double stress_sym(const T* X, index_t d, const T* Dpacked, const T* Z, index_t n, index_t k, T* grad,
-                  int n_threads, index_t br, index_t bc, StressSums* sums_out = nullptr) {
+                  int n_threads, index_t br, index_t bc) {
     if (n < 2) throw std::invalid_argument("stress needs at least 2 samples, got n=" + std::to_string(n));
     if ((X == nullptr) == (Dpacked == nullptr)) throw std::invalid_argument("stress: give exactly one of X and D");
     br = clamp_block(br, n);
@@ -267,15 +262,15 @@ double stress_sym(const T* X, index_t d, const T* Dpacked, const T* Z, index_t n
             part_den[b] = bden;
         }
     }
-    StressSums sums;
-    for (index_t b = 0; b < nb; ++b) { sums.num += part_num[b]; sums.den += part_den[b]; }
-    if (sums_out) *sums_out = sums;
-    if (!(sums.den > 0.0))
+    // sums over ordered pairs i != j of (D - E)^2 and D^2, added in block order
+    double num = 0.0, den = 0.0;
+    for (index_t b = 0; b < nb; ++b) { num += part_num[b]; den += part_den[b]; }
+    if (!(den > 0.0))
         throw std::invalid_argument("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)");
-    const double value = std::sqrt(sums.num / sums.den);
+    const double value = std::sqrt(num / den);
     if (want_grad) {
         // sums over ordered pairs are twice the i<j sums: B = den / 2
-        const double scale = value > value_floor<T>() ? 1.0 / (value * (sums.den * 0.5)) : 0.0;
+        const double scale = value > value_floor<T>() ? 1.0 / (value * (den * 0.5)) : 0.0;
         for (index_t i = 0; i < n; ++i) {  // serial, O(n k nt): see norms_in
             const T* z = Z + i * k;
             T* o = grad + i * k;
@@ -294,8 +289,8 @@ double stress_sym(const T* X, index_t d, const T* Dpacked, const T* Z, index_t n
 // The stress of X (n x d) against Z (n x k), D computed on the fly.
 template <typename T>
 double stress_value_grad(const T* X, const T* Z, index_t n, index_t d, index_t k, T* grad, int n_threads,
-                         index_t br, index_t bc, StressSums* sums_out = nullptr) {
-    return stress_sym<T>(X, d, nullptr, Z, n, k, grad, n_threads, br, bc, sums_out);
+                         index_t br, index_t bc) {
+    return stress_sym<T>(X, d, nullptr, Z, n, k, grad, n_threads, br, bc);
 }
 
 }  // namespace axf

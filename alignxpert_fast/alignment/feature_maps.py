@@ -13,7 +13,7 @@ span of the landmarks.  Because the map only needs ``K(X, L)``, ``transform`` wo
 new rows; the Gram blocks come from :func:`alignxpert_fast.rbf_kernel` /
 :func:`alignxpert_fast.polynomial_kernel`.
 
-Defaults assume the inputs were scaled as :class:`alignxpert_fast.estimator.AlignXpert`
+Defaults assume the inputs were scaled as :class:`alignxpert_fast.AlignXpert`
 scales them (centered, unit mean squared row norm), but are computed from the data, so a
 map fitted standalone is sensible too:
 
@@ -31,37 +31,20 @@ import numbers
 
 import numpy as np
 
-from ._validation import check_matrix, check_scalar
-from .kernels import polynomial_kernel, rbf_kernel
+from .._utils.random import check_random_state
+from .._utils.validation import check_matrix
+from ..kernels.gram import polynomial_kernel, rbf_kernel
+from ._params import FEATURE_MAPS, check_param
 
 __all__ = ["LinearMap", "NystroemMap", "make_feature_map", "FEATURE_MAPS"]
 
-FEATURE_MAPS = ("linear", "rbf", "poly")
-_ALIASES = {"linear": "linear", "identity": "linear", "rbf": "rbf", "poly": "poly", "polynomial": "poly"}
-
-
-def check_random_state(random_state):
-    """None, an int seed or a ``numpy.random.Generator`` -> a Generator."""
-    if random_state is None:
-        return np.random.default_rng()
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, (bool, np.bool_)):
-        if random_state < 0:
-            raise ValueError(f"random_state must be a non-negative int, got {random_state}")
-        return np.random.default_rng(int(random_state))
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
-    raise TypeError(
-        f"random_state must be None, an int or a numpy.random.Generator, got {random_state!r} "
-        f"of type {type(random_state).__name__}"
-    )
-
 
 def check_feature_map_name(name, argname="feature_map"):
-    if not isinstance(name, str) or name not in _ALIASES:
-        raise ValueError(f"{argname} must be one of {sorted(_ALIASES)}, got {name!r}")
-    return _ALIASES[name]
+    """A feature-map name (or alias) -> its canonical name; errors name ``argname``."""
+    try:
+        return check_param("feature_map", name)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("feature_map", argname, 1)) from None
 
 
 class LinearMap:
@@ -132,7 +115,7 @@ class NystroemMap:
         if self.n_landmarks is None:
             r = min(n, 1000)
         else:
-            r = min(n, check_scalar(self.n_landmarks, "n_landmarks", lower=1, integer=True))
+            r = min(n, check_param("n_landmarks", self.n_landmarks))
         rng = check_random_state(self.random_state)
         idx = np.sort(rng.choice(n, size=r, replace=False))
         Xc = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
@@ -143,9 +126,9 @@ class NystroemMap:
             if not np.isfinite(self.gamma_) or self.gamma_ <= 0:
                 raise ValueError("cannot choose gamma: all rows of X are identical; pass gamma explicitly")
         else:
-            self.gamma_ = check_scalar(self.gamma, "map_gamma", lower=0, include_lower=False)
-        self.degree_ = check_scalar(self.degree, "map_degree", lower=1, integer=True) if kernel == "poly" else 1
-        self.coef0_ = check_scalar(self.coef0, "map_coef0") if kernel == "poly" else 0.0
+            self.gamma_ = check_param("map_gamma", self.gamma)
+        self.degree_ = check_param("map_degree", self.degree) if kernel == "poly" else 1
+        self.coef0_ = check_param("map_coef0", self.coef0) if kernel == "poly" else 0.0
         self.landmarks_ = np.ascontiguousarray(X[idx])
         L64 = self.landmarks_.astype(np.float64)
         K = self._gram(L64, L64, n_threads, backend)

@@ -3,18 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._threads import single_threaded_blas
+from ..._utils.threads import single_threaded_blas
+from .._spec import KIND_CODES
 
 NAME = "native"
 try:
-    from .. import _native
+    from ... import _native
 
     LOAD_ERROR = None
 except ImportError as exc:  # extension not built: keep the reason for show_config
     _native = None
     LOAD_ERROR = f"{type(exc).__name__}: {exc}"
-
-KIND_CODES = {"linear": 0, "rbf": 1, "poly": 2, "cosine": 3, "sqeuclidean": 4, "euclidean": 5}
 
 
 def _fn(base, dtype):
@@ -39,7 +38,7 @@ def kernel_matvec(kernel, X, Y, V, out, *, gamma, coef0, degree, symmetric, n_th
 
 def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
     with single_threaded_blas():
-        return _fn("stress", X.dtype)(X, Z, grad, int(n_threads), int(block_rows), int(block_cols))
+        return float(_fn("stress", X.dtype)(X, Z, grad, int(n_threads), int(block_rows), int(block_cols)))
 
 
 def stress_pack(X, out, *, n_threads, block_rows):
@@ -49,5 +48,5 @@ def stress_pack(X, out, *, n_threads, block_rows):
 
 def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
     with single_threaded_blas():
-        return _fn("stress_cached", Z.dtype)(D.reshape(1, -1), Z, grad, int(n_threads), int(block_rows),
-                                             int(block_cols))
+        return float(_fn("stress_cached", Z.dtype)(D.reshape(1, -1), Z, grad, int(n_threads), int(block_rows),
+                                                   int(block_cols)))

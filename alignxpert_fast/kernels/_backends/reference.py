@@ -4,22 +4,18 @@ Blockwise like the compiled backends (no n x n array in the reductions or the st
 but written for clarity, not speed.  Every function takes validated, C-contiguous arrays
 of one float dtype and writes into ``out`` (or returns scalars).
 
-Kernel names: "linear", "rbf", "poly", "cosine", "sqeuclidean", "euclidean".
-Accumulations (norms, row sums, matvec, stress sums) are done in float64.
+Kernel names are the internal names of ``kernels/_spec.py``.  Accumulations (norms, row
+sums, matvec, stress sums) are done in float64.  The stress applies the same rounding
+floors as the compiled backends (``_layout.noise_floor``, ``_layout.stress_value_floor``).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ._layout import noise_floor, packed_offsets, stress_finish
+
 NAME = "reference"
 LOAD_ERROR = None
-
-
-def stress_value_floor(dtype):
-    """Below this stress value the gradient is rounding noise (at an isometry, Z = X Q,
-    it is as large as a real gradient): report 0 there, a subgradient.  Same rule in
-    csrc/axf/stress.hpp (value_floor) and the Numba backend."""
-    return 64.0 * float(np.finfo(dtype).eps)
 
 
 def _sqnorms(X):
@@ -101,79 +97,78 @@ def kernel_matvec(kernel, X, Y, V, out, *, gamma, coef0, degree, symmetric, n_th
         out[r0:r1] = acc
 
 
-def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
-    """Normalized stress of X (n, d) vs Z (n, k); fills grad (n, k) if given.
+def _distances(A, asq, r0, r1, c0, c1, tol, diag):
+    """|a_i - a_j| for rows r0:r1 against c0:c1, in A's dtype; squared distances under
+    the noise floor count as 0, and the diagonal (``diag``: the same rows) is exactly 0."""
+    dt = A.dtype.type
+    s = asq[r0:r1, None] + asq[None, c0:c1]
+    dd = s - dt(2) * (A[r0:r1] @ A[c0:c1].T)
+    dd = np.where(dd > tol * s, dd, dt(0))
+    if diag:
+        i = np.arange(r1 - r0)
+        j = i + r0 - c0
+        ok = (j >= 0) & (j < c1 - c0)
+        dd[i[ok], j[ok]] = 0
+    return np.sqrt(dd)
 
-    Returns (value, num, den) with num = sum_{i != j} (D_ij - E_ij)^2 and
-    den = sum_{i != j} D_ij^2 over ordered pairs.
-    """
+
+def _stress_tile(D, E, dtype):
+    """float64 sums of (D - E)^2 and D^2, the weights w = 1 - D / E (0 where E = 0)."""
+    diff = D.astype(np.float64) - E.astype(np.float64)
+    W = np.zeros_like(D)
+    np.divide(D, E, out=W, where=E > 0)
+    W = np.where(E > 0, dtype.type(1) - W, dtype.type(0)).astype(dtype, copy=False)
+    return float(np.sum(diff * diff)), float(np.sum(D.astype(np.float64) ** 2)), W
+
+
+def _finish(num, den, Z, grad, wsum, wz):
+    value, scale = stress_finish(num, den, Z.dtype)
+    if grad is not None:
+        grad[...] = scale * (wsum[:, None] * Z.astype(np.float64) - wz)
+    return value
+
+
+def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
+    """Normalized stress of X (n, d) vs Z (n, k) over all ordered pairs, tile by tile;
+    fills grad (n, k) if given.  Returns the value."""
     n = X.shape[0]
     if n < 2:
         raise ValueError(f"stress needs at least 2 samples, got n={n}")
     xn, zn = _sqnorms(X).astype(X.dtype), _sqnorms(Z).astype(Z.dtype)
+    tol_x, tol_z = noise_floor(X.dtype, X.shape[1]), noise_floor(Z.dtype, Z.shape[1])
     num = den = 0.0
-    if grad is not None:
-        wz = np.zeros(Z.shape, dtype=np.float64)
-        wsum = np.zeros(n, dtype=np.float64)
-    dt = X.dtype.type
+    wz = np.zeros(Z.shape, dtype=np.float64)
+    wsum = np.zeros(n, dtype=np.float64)
     for r0 in range(0, n, block_rows):
         r1 = min(n, r0 + block_rows)
         for c0 in range(0, n, block_cols):
             c1 = min(n, c0 + block_cols)
-            dd = np.maximum(xn[r0:r1, None] + xn[None, c0:c1] - dt(2) * (X[r0:r1] @ X[c0:c1].T), 0)
-            ee = np.maximum(zn[r0:r1, None] + zn[None, c0:c1] - dt(2) * (Z[r0:r1] @ Z[c0:c1].T), 0)
-            i = np.arange(r1 - r0)
-            j = i + r0 - c0
-            ok = (j >= 0) & (j < c1 - c0)
-            dd[i[ok], j[ok]] = 0
-            ee[i[ok], j[ok]] = 0
-            D, E = np.sqrt(dd), np.sqrt(ee)
-            diff = D.astype(np.float64) - E.astype(np.float64)
-            num += float(np.sum(diff * diff))
-            den += float(np.sum(dd, dtype=np.float64))
-            if grad is not None:
-                W = np.zeros_like(D)
-                np.divide(D, E, out=W, where=E > 0)
-                W = np.where(E > 0, dt(1) - W, dt(0)).astype(X.dtype, copy=False)
-                wsum[r0:r1] += W.sum(axis=1, dtype=np.float64)
-                wz[r0:r1] += W @ Z[c0:c1]
-    if not den > 0:
-        raise ValueError("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)")
-    value = float(np.sqrt(num / den))
-    if grad is not None:
-        scale = 1.0 / (value * den * 0.5) if value > stress_value_floor(Z.dtype) else 0.0
-        grad[...] = scale * (wsum[:, None] * Z.astype(np.float64) - wz)
-    return value, num, den
+            D = _distances(X, xn, r0, r1, c0, c1, tol_x, True)
+            E = _distances(Z, zn, r0, r1, c0, c1, tol_z, True)
+            tnum, tden, W = _stress_tile(D, E, Z.dtype)
+            num += tnum
+            den += tden
+            wsum[r0:r1] += W.sum(axis=1, dtype=np.float64)
+            wz[r0:r1] += W @ Z[c0:c1]
+    return _finish(num, den, Z, grad, wsum, wz)
 
 
 # ----------------------------------------------------- stress against a distance cache
-def packed_offsets(n, block_rows):
-    """Offsets of the packed upper row blocks (csrc/axf/stress.hpp): block b holds
-    D[r0:r0+rows, r0:] row-major, r0 = b * block_rows; the last entry is the total."""
-    off = [0]
-    for r0 in range(0, n, block_rows):
-        off.append(off[-1] + min(block_rows, n - r0) * (n - r0))
-    return off
-
-
 def stress_pack(X, out, *, n_threads, block_rows):
-    """Fill ``out`` (1-D, ``packed_offsets(n, block_rows)[-1]`` entries) with the
+    """Fill ``out`` (1-D, ``_layout.packed_total(n, block_rows)`` entries) with the
     distances of X in packed upper row blocks (the diagonal is exactly 0)."""
     n = X.shape[0]
     xn = _sqnorms(X).astype(X.dtype)
-    dt = X.dtype.type
+    tol = noise_floor(X.dtype, X.shape[1])
     off = packed_offsets(n, block_rows)
     for b, r0 in enumerate(range(0, n, block_rows)):
         r1 = min(n, r0 + block_rows)
-        dd = np.maximum(xn[r0:r1, None] + xn[None, r0:] - dt(2) * (X[r0:r1] @ X[r0:].T), 0)
-        i = np.arange(r1 - r0)
-        dd[i, i] = 0
-        out[off[b]:off[b + 1]] = np.sqrt(dd).ravel()
+        out[off[b]:off[b + 1]] = _distances(X, xn, r0, r1, r0, n, tol, True).ravel()
 
 
 def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
     """Stress of the packed distances D (see :func:`stress_pack`) against Z (n, k);
-    fills grad if given.  Returns (value, num, den) as :func:`stress`.
+    fills grad if given.  Returns the value, as :func:`stress`.
 
     Row block I meets the columns j >= r0 only: its diagonal square counts every ordered
     pair once, the tile to its right stands for both (i, j) and (j, i).
@@ -182,7 +177,7 @@ def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
     if n < 2:
         raise ValueError(f"stress needs at least 2 samples, got n={n}")
     zn = _sqnorms(Z).astype(Z.dtype)
-    dt = Z.dtype.type
+    tol_z = noise_floor(Z.dtype, k)
     off = packed_offsets(n, block_rows)
     num = den = 0.0
     wz = np.zeros(Z.shape, dtype=np.float64)
@@ -191,28 +186,15 @@ def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
         r1 = min(n, r0 + block_rows)
         rows = r1 - r0
         Db = D[off[b]:off[b + 1]].reshape(rows, n - r0)
-        ee = np.maximum(zn[r0:r1, None] + zn[None, r0:] - dt(2) * (Z[r0:r1] @ Z[r0:].T), 0)
-        i = np.arange(rows)
-        ee[i, i] = 0
-        E = np.sqrt(ee)
-        weight = np.full(n - r0, 2.0)
-        weight[:rows] = 1.0
-        diff = Db.astype(np.float64) - E.astype(np.float64)
-        num += float(np.sum(diff * diff * weight))
-        den += float(np.sum(Db.astype(np.float64) ** 2 * weight))
-        if grad is not None:
-            W = np.zeros_like(Db)
-            np.divide(Db, E, out=W, where=E > 0)
-            W = np.where(E > 0, dt(1) - W, dt(0)).astype(Z.dtype, copy=False)
-            wsum[r0:r1] += W.sum(axis=1, dtype=np.float64)
-            wz[r0:r1] += W @ Z[r0:]
-            right = W[:, rows:]
-            wsum[r1:] += right.sum(axis=0, dtype=np.float64)
-            wz[r1:] += right.T @ Z[r0:r1]
-    if not den > 0:
-        raise ValueError("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)")
-    value = float(np.sqrt(num / den))
-    if grad is not None:
-        scale = 1.0 / (value * den * 0.5) if value > stress_value_floor(Z.dtype) else 0.0
-        grad[...] = scale * (wsum[:, None] * Z.astype(np.float64) - wz)
-    return value, num, den
+        E = _distances(Z, zn, r0, r1, r0, n, tol_z, True)
+        # the diagonal square counts once, the tiles to its right for both orders
+        dnum, dden, Wd = _stress_tile(Db[:, :rows], E[:, :rows], Z.dtype)
+        rnum, rden, Wr = _stress_tile(Db[:, rows:], E[:, rows:], Z.dtype)
+        num += dnum + 2.0 * rnum
+        den += dden + 2.0 * rden
+        W = np.concatenate([Wd, Wr], axis=1)
+        wsum[r0:r1] += W.sum(axis=1, dtype=np.float64)
+        wz[r0:r1] += W @ Z[r0:]
+        wsum[r1:] += Wr.sum(axis=0, dtype=np.float64)
+        wz[r1:] += Wr.T @ Z[r0:r1]
+    return _finish(num, den, Z, grad, wsum, wz)

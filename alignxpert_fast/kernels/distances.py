@@ -1,8 +1,8 @@
 """Pairwise Euclidean distances (scikit-learn compatible signature)."""
 from __future__ import annotations
 
-from ._common import run_gram
-from ._validation import check_no_alias, check_out, check_pair
+from .._utils.validation import check_no_alias, check_out, check_pair
+from ._plan import run_gram
 
 __all__ = ["euclidean_distances"]
 

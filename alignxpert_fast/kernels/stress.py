@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _blocking
-from ._common import resolve_run
-from ._config import get_config
-from ._validation import check_matrix, check_no_alias, check_out, check_scalar, result_dtype
+from .._utils.validation import check_matrix, check_no_alias, check_out, check_scalar, result_dtype
+from ._backends._layout import packed_total
+from ._plan import STRESS_ROWS, cap_threads, resolve_run, stress_plan
 
 __all__ = ["stress", "stress_and_grad", "StressCache"]
 
@@ -28,26 +27,11 @@ def _prepare(X, Z):
     return _center(Xc), _center(Zc), dtype
 
 
-def _plan(Z, grad, nt, work, br, bc):
-    """(threads, block_rows, block_cols) of a stress call on Z (n, k): no more threads than
-    ``work`` (multiply-adds) justifies, than row blocks, and (with a gradient) than the
-    per-thread accumulator budget allows; tiles sized from ``working_memory``."""
-    n, k = Z.shape
-    wm = get_config()["working_memory"]
-    nt = _blocking.cap_threads(nt, work)
-    br, bc = _blocking.reduction_blocks(n, n, k, Z.dtype.itemsize, nt, wm, br, bc, n_tiles=2, max_rows=256)
-    nt = min(nt, -(-n // br))  # no more threads than row blocks
-    if grad is not None:
-        nt = _blocking.cap_threads_for_accumulators(nt, n, k, wm)
-    return nt, br, bc
-
-
 def _run(X, Z, grad, backend, n_threads, block_rows, block_cols):
     mod, nt, br, bc = resolve_run(backend, n_threads, block_rows, block_cols)
     n = X.shape[0]
-    nt, br, bc = _plan(Z, grad, nt, n * n * (X.shape[1] + 2 * Z.shape[1]), br, bc)
-    value, _num, _den = mod.stress(X, Z, grad, n_threads=nt, block_rows=br, block_cols=bc)
-    return float(value)
+    nt, br, bc = stress_plan(Z, grad is not None, nt, n * n * (X.shape[1] + 2 * Z.shape[1]), br, bc)
+    return float(mod.stress(X, Z, grad, n_threads=nt, block_rows=br, block_cols=bc))
 
 
 def stress(X, Z, *, backend="auto", n_threads=None, block_rows=None, block_cols=None):
@@ -113,7 +97,7 @@ class StressCache:
 
     Stores ``D_ij = ||x_i - x_j||`` for i in a row block and j >= the block's first row
     ("packed upper row blocks", about ``n (n + block_rows) / 2`` entries in X's dtype;
-    layout in ``csrc/axf/stress.hpp``).  An evaluation then costs about
+    layout in ``kernels/_backends/_layout.py`` and ``csrc/axf/stress.hpp``).  An evaluation then costs about
     ``1.5 n^2 k`` multiply-adds (the upper half of Z's Gram matrix and the two gradient
     products), where :func:`stress_and_grad` costs ``n^2 (d / 2 + 1.5 k)``.
 
@@ -143,7 +127,7 @@ class StressCache:
     True
     """
 
-    DEFAULT_BLOCK_ROWS = 256
+    DEFAULT_BLOCK_ROWS = STRESS_ROWS
 
     def __init__(self, X, *, backend="auto", n_threads=None, block_rows=None):
         dtype = result_dtype(X)
@@ -153,7 +137,7 @@ class StressCache:
         br = min(br or self.DEFAULT_BLOCK_ROWS, n)
         size = self.packed_size(n, br)
         data = np.empty(size, dtype=dtype)
-        nt = min(_blocking.cap_threads(nt, n * n * d // 2), -(-n // br))
+        nt = min(cap_threads(nt, n * n * d // 2), -(-n // br))
         mod.stress_pack(Xc, data, n_threads=nt, block_rows=br)
         self._data = data
         self._backend = backend
@@ -170,7 +154,7 @@ class StressCache:
         """Entries of the cache of n rows in blocks of ``block_rows``."""
         n = check_scalar(n, "n", lower=0, integer=True)
         block_rows = check_scalar(block_rows, "block_rows", lower=1, integer=True)
-        return sum(min(block_rows, n - r0) * (n - r0) for r0 in range(0, n, block_rows))
+        return packed_total(n, block_rows)
 
     @classmethod
     def estimate_nbytes(cls, n, dtype, block_rows=None):
@@ -192,9 +176,8 @@ class StressCache:
         mod, nt, _, bc = resolve_run(self._backend if backend is None else backend,
                                      self._n_threads if n_threads is None else n_threads, None, block_cols)
         n, k = Z.shape
-        nt, br, bc = _plan(Z, grad, nt, 3 * n * n * k // 2, self.block_rows, bc)
-        value, _num, _den = mod.stress_cached(self._data, Z, grad, n_threads=nt, block_rows=br, block_cols=bc)
-        return float(value)
+        nt, br, bc = stress_plan(Z, grad is not None, nt, 3 * n * n * k // 2, self.block_rows, bc)
+        return float(mod.stress_cached(self._data, Z, grad, n_threads=nt, block_rows=br, block_cols=bc))
 
     def _check_z(self, Z):
         Zc = check_matrix(Z, "Z", dtype=self.dtype, min_rows=2)

@@ -1,101 +1,18 @@
-"""Gram matrices and kernel reductions (scikit-learn compatible signatures).
+"""Kernel reductions that never materialise K: ``K @ V``, row sums, a LinearOperator.
 
-All functions accept float32 or float64 arrays (ints and bools are converted to
-float64); the result is float32 only when every input is float32.  Inputs in Fortran
-order or with strides are copied to C order.  NaN/inf raise ValueError.
-
-Accuracy (vs the float64 NumPy reference, per output entry): float64 results agree to
-about 1e-12 relative; float32 results to about 1e-5 relative (1e-5 absolute for
-RBF/cosine values in [0, 1]), including inputs offset far from the origin, because
-translation-invariant kernels are computed on data centered in float64.
+Inputs follow the Gram functions' rules (float32 or float64, C order, finite); each
+output entry is accumulated in float64 over column tiles.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._common import check_kernel_name, kernel_params, run_gram, run_matvec
+from .._utils.validation import check_matrix, check_n_threads, check_no_alias, check_out, check_pair, result_dtype
 from ._dispatch import resolve_backend
-from ._validation import check_matrix, check_n_threads, check_no_alias, check_out, check_pair, result_dtype
+from ._plan import run_matvec
+from ._spec import check_kernel_name, kernel_params
 
-__all__ = [
-    "rbf_kernel",
-    "polynomial_kernel",
-    "linear_kernel",
-    "cosine_similarity",
-    "kernel_matvec",
-    "kernel_row_sums",
-    "kernel_operator",
-]
-
-
-def _gram(kernel, X, Y, out, backend, n_threads, block_rows, block_cols, **params):
-    X, Y, dtype, symmetric = check_pair(X, Y)
-    params = kernel_params(kernel, X.shape[1], **params)
-    out = check_out(out, (X.shape[0], Y.shape[0]), dtype)
-    check_no_alias(out, "out", ("X", X), ("Y", Y))
-    return run_gram(kernel, X, Y, out, symmetric, params, backend, n_threads, block_rows, block_cols)
-
-
-def rbf_kernel(X, Y=None, gamma=None, *, out=None, backend="auto", n_threads=None, block_rows=None,
-               block_cols=None):
-    """RBF (Gaussian) kernel ``K[i, j] = exp(-gamma * ||x_i - y_j||^2)``.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples_X, n_features), float32 or float64
-    Y : array-like of shape (n_samples_Y, n_features), default=None
-        None means ``Y = X``; the diagonal is then exactly 1.
-    gamma : float > 0, default=None
-        None means ``1 / n_features``.
-    out : ndarray of shape (n_samples_X, n_samples_Y), optional
-        C-contiguous buffer of the result dtype to write into.
-    backend : {"auto", "native", "numba", "reference"}, default="auto"
-    n_threads : int, default=None
-        None = all available cores; negative counts back (-1 = all); 0 is invalid.
-    block_rows, block_cols : int, optional
-        Tile shape (defaults from ``_blocking.gram_blocks``); results do not depend on it
-        beyond rounding.
-
-    Returns
-    -------
-    K : ndarray of shape (n_samples_X, n_samples_Y), float32 if X and Y are float32
-        else float64.
-
-    Memory: the output, plus a centered copy of X and Y (O((n_X + n_Y) * n_features)) only when
-    their common offset dominates their spread (see ``_common.center_pair``).
-    """
-    return _gram("rbf", X, Y, out, backend, n_threads, block_rows, block_cols, gamma=gamma)
-
-
-def polynomial_kernel(X, Y=None, degree=3, gamma=None, coef0=1, *, out=None, backend="auto", n_threads=None,
-                      block_rows=None, block_cols=None):
-    """Polynomial kernel ``K[i, j] = (gamma * <x_i, y_j> + coef0) ** degree``.
-
-    ``degree`` must be an integer >= 1, ``gamma`` > 0 (None: 1 / n_features), ``coef0``
-    any finite real.  Shapes, dtypes and the keyword arguments are as in
-    :func:`rbf_kernel`.  Memory: the output only.
-    """
-    return _gram("poly", X, Y, out, backend, n_threads, block_rows, block_cols, gamma=gamma, degree=degree,
-                 coef0=coef0)
-
-
-def linear_kernel(X, Y=None, *, out=None, backend="auto", n_threads=None, block_rows=None, block_cols=None):
-    """Linear kernel ``K = X @ Y.T`` of shape (n_samples_X, n_samples_Y).
-
-    Shapes, dtypes and the keyword arguments are as in :func:`rbf_kernel`.
-    Memory: the output only.
-    """
-    return _gram("linear", X, Y, out, backend, n_threads, block_rows, block_cols)
-
-
-def cosine_similarity(X, Y=None, *, out=None, backend="auto", n_threads=None, block_rows=None,
-                      block_cols=None):
-    """Cosine similarity ``K[i, j] = <x_i, y_j> / (||x_i|| ||y_j||)``.
-
-    Rows of zero norm give similarity 0 (scikit-learn's convention).  Shapes, dtypes and
-    keyword arguments as in :func:`rbf_kernel`.  Memory: the output only.
-    """
-    return _gram("cosine", X, Y, out, backend, n_threads, block_rows, block_cols)
+__all__ = ["kernel_matvec", "kernel_row_sums", "kernel_operator"]
 
 
 def _matvec(X, Y, V, kernel, out, backend, n_threads, block_rows, block_cols, kernel_params_):

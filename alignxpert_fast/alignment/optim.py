@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_scalar
-from .feature_maps import check_random_state
+from .._utils.random import check_random_state
+from .._utils.validation import check_scalar
+from ._params import check_param
 
 __all__ = ["OptimizationResult", "minimize_lbfgs", "minimize_adam"]
 
@@ -125,7 +126,7 @@ def _run_callbacks(callbacks, it, loss, params):
     return False
 
 
-def minimize_lbfgs(objective, W0, *, max_iter=200, tol=1e-6, random_state=None, callbacks=None, verbose=0,
+def minimize_lbfgs(objective, W0, *, max_iter=200, tol=1e-6, callbacks=None, verbose=0,
                    print_every=10, file=None):
     """Full-batch L-BFGS-B (``scipy.optimize.minimize(..., jac=True)``) over the stacked W_m.
 
@@ -137,7 +138,6 @@ def minimize_lbfgs(objective, W0, *, max_iter=200, tol=1e-6, random_state=None, 
     tol : float >= 0
         SciPy's ``ftol``: stop when the relative decrease of the loss is below ``tol``;
         the projected-gradient tolerance ``gtol`` is ``tol * 1e-3``.
-    random_state : ignored (L-BFGS is deterministic); accepted for a uniform signature.
     callbacks, verbose, print_every, file : see the module docstring.
 
     Returns
@@ -147,8 +147,8 @@ def minimize_lbfgs(objective, W0, *, max_iter=200, tol=1e-6, random_state=None, 
     """
     from scipy.optimize import minimize
 
-    max_iter = check_scalar(max_iter, "max_iter", lower=1, integer=True)
-    tol = check_scalar(tol, "tol", lower=0)
+    max_iter = check_param("max_iter", max_iter)
+    tol = check_param("tol", tol)
     callbacks = _check_callbacks(callbacks)
     k = W0[0].shape[1]
     x0 = objective.pack(W0)
@@ -241,10 +241,10 @@ def minimize_adam(objective, W0, *, max_iter=1000, tol=1e-4, random_state=None, 
     random_state : None, int or numpy.random.Generator, seeds the row sampling.
     Other parameters as :func:`minimize_lbfgs`, plus Adam's ``beta1``, ``beta2``, ``eps``.
     """
-    max_iter = check_scalar(max_iter, "max_iter", lower=1, integer=True)
-    tol = check_scalar(tol, "tol", lower=0)
-    batch_size = check_scalar(batch_size, "batch_size", lower=2, integer=True)
-    learning_rate = check_scalar(learning_rate, "learning_rate", lower=0, include_lower=False)
+    max_iter = check_param("max_iter", max_iter)
+    tol = check_param("tol", tol)
+    batch_size = check_param("batch_size", batch_size)
+    learning_rate = check_param("learning_rate", learning_rate)
     n_iter_no_change = check_scalar(n_iter_no_change, "n_iter_no_change", lower=1, integer=True)
     check_every = check_scalar(check_every, "check_every", lower=1, integer=True)
     decay = max(1, max_iter // 10) if decay_steps is None else check_scalar(decay_steps, "decay_steps", lower=1)

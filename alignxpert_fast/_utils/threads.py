@@ -10,7 +10,8 @@ import contextlib
 import os
 import threading
 
-from ._validation import check_n_threads
+from .._config import get_config
+from .validation import check_n_threads
 
 
 def max_threads():
@@ -28,8 +29,6 @@ def max_threads():
 def effective_n_threads(n_threads=None):
     """Resolve ``n_threads`` to a positive int (see module docstring)."""
     if n_threads is None:
-        from ._config import get_config
-
         n_threads = get_config()["n_threads"]
         if n_threads is None:
             return max_threads()

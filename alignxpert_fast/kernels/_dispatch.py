@@ -2,9 +2,10 @@
 
 ::
 
-    public function (kernels.py, distances.py, stress.py)
-        |  _validation: 2-D, float32/float64, finite, C order, shapes, scalars, out
-        |  _threads.effective_n_threads, _blocking (tile sizes)
+    public function (kernels/gram.py, distances.py, reductions.py, stress.py)
+        |  _utils.validation: 2-D, float32/float64, finite, C order, shapes, scalars, out
+        |  _spec: kernel name -> kind, parameters
+        |  _plan: centering, threads (_utils.threads), tile sizes
         v
     resolve_backend(backend)  ->  module in BACKENDS
         |
@@ -18,15 +19,15 @@ validated, C-contiguous arrays of one float dtype::
     gram(kernel, X, Y, out, *, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols)
     kernel_matvec(kernel, X, Y, V_or_None, out, *, gamma, coef0, degree, symmetric, n_threads,
                   block_rows, block_cols)
-    stress(X, Z, grad_or_None, *, n_threads, block_rows, block_cols) -> (value, num, den)
+    stress(X, Z, grad_or_None, *, n_threads, block_rows, block_cols) -> value
     stress_pack(X, out_1d, *, n_threads, block_rows)
-    stress_cached(D_1d, Z, grad_or_None, *, n_threads, block_rows, block_cols) -> (value, num, den)
+    stress_cached(D_1d, Z, grad_or_None, *, n_threads, block_rows, block_cols) -> value
 
 ``stress_pack`` writes X's pairwise distances in packed upper row blocks (layout in
-csrc/axf/stress.hpp and ``reference.packed_offsets``), which ``stress_cached`` reads in
+csrc/axf/stress.hpp and ``_backends/_layout.py``), which ``stress_cached`` reads in
 place of X: the same layout in every backend, so a cache made by one serves all.
 
-``kernel`` is one of "linear", "rbf", "poly", "cosine", "sqeuclidean", "euclidean".
+``kernel`` is an internal name of the registry ``_spec.SPECS``.
 The public layer centers inputs of translation-invariant kernels (rbf, distances,
 stress) on their mean in float64 before calling a backend, so float32 tile products do
 not suffer from cancellation.  Native and Numba tiles call BLAS gemm from their own
@@ -40,7 +41,7 @@ from __future__ import annotations
 
 import importlib
 
-BACKEND_NAMES = ("native", "numba", "reference")
+from .._config import BACKEND_NAMES, get_config
 _MODULES = {"native": "native", "numba": "numba_cpu", "reference": "reference"}
 _loaded = {}
 
@@ -48,7 +49,7 @@ _loaded = {}
 def _load(name):
     if name not in _loaded:
         try:
-            mod = importlib.import_module(f"alignxpert_fast._backends.{_MODULES[name]}")
+            mod = importlib.import_module(f"{__package__}._backends.{_MODULES[name]}")
             _loaded[name] = (mod, getattr(mod, "LOAD_ERROR", None))
         except Exception as exc:  # pragma: no cover - depends on the environment
             _loaded[name] = (None, f"{type(exc).__name__}: {exc}")
@@ -69,8 +70,6 @@ def resolve_backend(backend="auto"):
     if not isinstance(backend, str):
         raise TypeError(f"backend must be a str, got {backend!r} of type {type(backend).__name__}")
     if backend == "auto":
-        from ._config import get_config
-
         backend = get_config()["backend"]
     if backend == "auto":
         for name in BACKEND_NAMES:

@@ -1,0 +1,355 @@
+"""``AlignXpert``: a scikit-learn style estimator that aligns two or more modalities.
+
+``fit`` orchestrates: validation, scaling and feature maps (:mod:`.init`,
+:mod:`.feature_maps`), the start and the gamma rule (:mod:`.init`), the objective
+(:mod:`.objective`) and an optimizer (:mod:`.optim`); ``n_components="auto"`` goes
+through :mod:`.dimension_search`; ``save`` / ``load`` through :mod:`.persistence`.
+"""
+from __future__ import annotations
+
+import numbers
+import time
+import warnings
+
+import numpy as np
+
+from .._utils.random import check_random_state
+from .._utils.validation import check_matrix, result_dtype
+from . import persistence
+from ._base import NotFittedError, ParamsMixin
+from ._params import check_param, check_params
+from .dimension_search import dimension_search
+from .feature_maps import make_feature_map
+from .init import INIT_SAMPLES, default_gamma, fit_scaling, init_projections, scale_rows, subsample
+from .objective import AlignXpertObjective
+from .optim import minimize_adam, minimize_lbfgs
+from .rowmap import RowMap
+from .similarity import contrastive_similarity_and_grad, paired_similarity_and_grad
+
+__all__ = ["AlignXpert", "NotFittedError"]
+
+
+class AlignXpert(ParamsMixin):
+    """Align M >= 2 modalities in a shared k-dimensional space (AlignXpert).
+
+    Minimizes ``- sum_{m<l} S(Z_m, Z_l) + lam sum_m ||W_m||^2 + alpha sum_m stress(X_m, Z_m)``
+    over linear projections ``Z_m = Phi_m(X_m) W_m``.  The fit scales each view (centered,
+    unit mean squared row norm), applies the feature map, starts from PCA + Procrustes
+    (``init``), picks gamma (``gamma=None``) and optimizes; ``docs/method.md`` gives the
+    objective, each rule and why.
+
+    Parameters
+    ----------
+    n_components : int >= 1 or "auto", default=32
+        Shared dimension k (may exceed some or all input widths).  "auto": scan
+        ``dimension_grid`` on a held-out split (see ``dimension_search_``).
+    similarity : {"paired", "contrastive"}, default="paired"
+    kernel : {"rbf", "cosine", "poly", "polynomial", "linear"}, default="rbf"
+        Similarity kernel kappa.  The paired linear / poly similarities are unbounded
+        (see the objective's boundedness note): use a large ``lam`` or the contrastive mode.
+    gamma : float > 0, default=None
+        Similarity kernel gamma (rbf, poly); None: data-scaled, see module docstring.
+    degree, coef0 : poly similarity kernel parameters (default 3, 1.0).
+    temperature : float > 0, default=0.1
+        Contrastive mode: logits are kappa / temperature.
+    alpha : float >= 0, default=0.1
+        Weight of the stress term (0 disables it; the RBF similarity then collapses Z).
+    lam : float >= 0, default=1e-3
+        Weight of ``sum_m ||W_m||_F^2``.
+    feature_map : {"linear", "rbf", "poly"}, default="linear"
+    n_landmarks : int, default=None
+        Nyström landmarks (None: min(n, 1000)).
+    map_gamma, map_degree, map_coef0 : Nyström kernel parameters (map_gamma=None:
+        1/mean squared distance for rbf, 1/mean squared norm for poly, on scaled inputs).
+    solver : {"auto", "lbfgs", "adam"}, default="auto"
+    max_iter : int, default=None
+        Iterations (L-BFGS) or steps (Adam); None: 200 (lbfgs) or 2000 (adam).
+    tol : float, default=None
+        None: 1e-6 (lbfgs ftol) or 1e-4 (adam relative improvement of the smoothed loss).
+    batch_size : int, default=1024
+        Adam minibatch rows.
+    learning_rate : float, default=0.01
+        Adam initial step (decays as 1/sqrt(1 + t / (max_iter/10))).
+    init : {"pca", "random"}, default="pca"
+    dimension_grid : sequence of int, default=None
+        Candidate k for ``n_components="auto"``.
+    validation_fraction : float in (0, 1), default=0.2
+        Held-out share of the pairs for ``n_components="auto"``.
+    random_state : None, int or numpy.random.Generator, default=None
+        Seeds landmarks, random init, Adam sampling and the validation split.  The same
+        int seed and thread count give bit-for-bit the same fit.
+    verbose : int, default=0
+        0 silent, 1 a progress line every 10 (L-BFGS) / 100 (Adam) iterations, 2 every
+        iteration.
+    n_threads : int, default=None
+        Threads for the kernels (None: all cores).
+    backend : {"auto", "native", "numba", "reference"}, default="auto"
+
+    Attributes
+    ----------
+    n_modalities_ : int
+    n_features_in_ : list of int, input width of each modality
+    n_components_ : int, the k used
+    components_ : list of ndarray (p_m, k), the projections W_m (in the feature space)
+    means_, scales_ : list of ndarray (d_m,) and list of float, the input scaling
+    feature_maps_ : list of fitted feature maps
+    n_features_mapped_ : list of int, p_m
+    gamma_ : float or None, similarity kernel gamma used
+    solver_ : str, solver used
+    n_iter_ : int
+    loss_ : float, final loss
+    loss_curve_ : list of float, loss per iteration
+    history_ : dict, per-term values per iteration (``similarity`` = sum of S over pairs,
+        ``stress`` = sum over modalities, ``penalty`` = sum of ||W_m||^2)
+    stop_reason_ : str, converged_ : bool, fit_time_ : float (seconds)
+    dimension_search_ : list of dict or None
+        One dict per candidate k: ``k``, ``similarity`` (held-out S averaged over pairs),
+        ``stress`` (held-out, averaged over modalities), ``score`` (held-out MRR),
+        ``time`` (fit seconds).
+    """
+
+    def __init__(self, n_components=32, *, similarity="paired", kernel="rbf", gamma=None, degree=3, coef0=1.0,
+                 temperature=0.1, alpha=0.1, lam=1e-3, feature_map="linear", n_landmarks=None, map_gamma=None,
+                 map_degree=3, map_coef0=1.0, solver="auto", max_iter=None, tol=None, batch_size=1024,
+                 learning_rate=0.01, init="pca", dimension_grid=None, validation_fraction=0.2,
+                 random_state=None, verbose=0, n_threads=None, backend="auto"):
+        self.n_components = n_components
+        self.similarity = similarity
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.temperature = temperature
+        self.alpha = alpha
+        self.lam = lam
+        self.feature_map = feature_map
+        self.n_landmarks = n_landmarks
+        self.map_gamma = map_gamma
+        self.map_degree = map_degree
+        self.map_coef0 = map_coef0
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.init = init
+        self.dimension_grid = dimension_grid
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_threads = n_threads
+        self.backend = backend
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self):
+        check_params(self.get_params())
+
+    def _kernel_name(self):
+        return check_param("kernel", self.kernel)
+
+    def _validate_views(self, views, *, fitting):
+        if isinstance(views, np.ndarray) or not isinstance(views, (list, tuple)):
+            raise TypeError(
+                f"views must be a list or tuple of arrays, one (n_samples, n_features_m) array per modality; got "
+                f"{type(views).__name__}. To transform a single modality use transform(X, modality=i)."
+            )
+        if fitting and len(views) < 2:
+            raise ValueError(f"views must hold at least two modalities (arrays with paired rows); got {len(views)}")
+        if not fitting and len(views) != self.n_modalities_:
+            raise ValueError(f"views must hold {self.n_modalities_} arrays (one per fitted modality), got {len(views)}")
+        dtype = result_dtype(*[v if hasattr(v, "dtype") else np.asarray(v) for v in views])
+        Xs = [check_matrix(v, f"views[{m}]", dtype=dtype, min_rows=3 if fitting else 1) for m, v in enumerate(views)]
+        if fitting:
+            n = Xs[0].shape[0]
+            for m, X in enumerate(Xs):
+                if X.shape[0] != n:
+                    raise ValueError(
+                        f"every view must have the same number of rows (row i of each view is the same item); "
+                        f"views[0] has {n} rows but views[{m}] has {X.shape[0]}"
+                    )
+        else:
+            for m, X in enumerate(Xs):
+                self._check_width(X, m, f"views[{m}]")
+        return Xs, dtype
+
+    def _check_width(self, X, m, name):
+        if X.shape[1] != self.n_features_in_[m]:
+            raise ValueError(
+                f"{name} has {X.shape[1]} features, but {type(self).__name__} was fitted with "
+                f"{self.n_features_in_[m]} features for modality {m}"
+            )
+
+    def _check_is_fitted(self, method="transform"):
+        if not hasattr(self, "components_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate arguments "
+                f"before using '{method}'."
+            )
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "components_")
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, views, y=None, *, callbacks=None):
+        """Fit the projections on paired views.
+
+        Parameters
+        ----------
+        views : list of M >= 2 arrays of shape (n, d_m), rows paired across views
+        y : ignored
+        callbacks : callable or list of callables ``(iteration, loss, params) -> bool``
+            Called after every optimizer iteration of the final fit; True stops it.
+
+        Returns
+        -------
+        self.  A fit that raises leaves a previously fitted estimator as it was.
+        """
+        self._check_params()
+        Xs, _ = self._validate_views(views, fitting=True)
+        rng = check_random_state(self.random_state)
+        if self.n_components == "auto":
+            k, search = dimension_search(self, Xs, rng)
+        else:
+            k, search = int(self.n_components), None
+        self._fit_k(Xs, k, rng, callbacks, extra={"dimension_search_": search})
+        return self
+
+    def fit_transform(self, views, y=None, *, callbacks=None):
+        """``fit(views)`` then ``transform(views)``: a list of M arrays (n, k)."""
+        return self.fit(views, y, callbacks=callbacks).transform(views)
+
+    def _resolve_solver(self, n):
+        if self.solver != "auto":
+            return self.solver
+        limit = 5000 if self.similarity == "contrastive" else 10000
+        return "lbfgs" if n <= limit else "adam"
+
+    def _fit_k(self, Xs, k, rng, callbacks=None, extra=None):
+        """Fit with k components; every fitted attribute is set at the end, together."""
+        t0 = time.perf_counter()
+        dtype = Xs[0].dtype
+        n = Xs[0].shape[0]
+        kern = self._kernel_name()
+        solver = self._resolve_solver(n)
+        kw = dict(n_threads=self.n_threads, backend=self.backend)
+        means, scales = fit_scaling(Xs)
+
+        def scale(X, m):
+            return scale_rows(X, means[m], scales[m])
+
+        # the minibatch solver forms scaled / mapped rows per batch (RowMap), never whole,
+        # and fits the feature maps on a sample of up to INIT_SAMPLES scaled rows
+        lazy = solver == "adam"
+        fit_rows = subsample(n, INIT_SAMPLES, rng) if lazy else None
+        Xfit = [scale(X if fit_rows is None else X[fit_rows], m) for m, X in enumerate(Xs)]
+        maps = []
+        for X in Xfit:
+            fm = make_feature_map(self.feature_map, n_landmarks=self.n_landmarks, gamma=self.map_gamma,
+                                  degree=self.map_degree, coef0=self.map_coef0,
+                                  random_state=int(rng.integers(2**31 - 1)))
+            maps.append(fm.fit(X) if fm.kind == "linear" else fm.fit(X, **kw))
+        if lazy:
+            Fs = [RowMap(X, lambda Xr, m=m: maps[m].transform(scale(Xr, m), **kw),
+                         maps[m].transform(scale(X[:1], m), **kw).shape[1], dtype) for m, X in enumerate(Xs)]
+            targets = [RowMap(X, lambda Xr, m=m: scale(Xr, m), X.shape[1], dtype) for m, X in enumerate(Xs)]
+        else:
+            Fs = [np.ascontiguousarray(fm.transform(X, **kw)) for fm, X in zip(maps, Xfit)]
+            targets = Xfit
+        W0 = init_projections(Fs, k, rng, self.init)
+        gamma = float(self.gamma) if self.gamma is not None else default_gamma(
+            Fs, W0, kernel=kern, similarity=self.similarity, alpha=self.alpha, rng=rng)
+        obj = AlignXpertObjective(Fs, targets if self.alpha > 0 else None, similarity=self.similarity, kernel=kern,
+                                  gamma=gamma, degree=self.degree, coef0=self.coef0, temperature=self.temperature,
+                                  alpha=self.alpha, lam=self.lam, **kw)
+        verbose = int(self.verbose)
+        if solver == "lbfgs":
+            res = minimize_lbfgs(obj, W0, max_iter=self.max_iter or 200, tol=1e-6 if self.tol is None else self.tol,
+                                 callbacks=callbacks, verbose=verbose, print_every=1 if verbose >= 2 else 10)
+        else:
+            res = minimize_adam(obj, W0, max_iter=self.max_iter or 2000, tol=1e-4 if self.tol is None else self.tol,
+                                random_state=rng, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                                callbacks=callbacks, verbose=verbose, print_every=1 if verbose >= 2 else 100)
+        if res.stop_reason == "nonfinite":
+            warnings.warn(
+                f"AlignXpert: the loss diverged (non-finite after {res.n_iter} iterations) with "
+                f"similarity={self.similarity!r}, kernel={self.kernel!r}, lam={self.lam}; the paired linear and "
+                f"polynomial similarities are unbounded below (see docs/method.md). Increase lam (linear), or "
+                f"use similarity='contrastive' or kernel='rbf'/'cosine'. The projections kept are the best "
+                f"evaluated ones and are not meaningful.",
+                UserWarning, stacklevel=3,
+            )
+        fitted = {
+            "means_": means, "scales_": scales, "feature_maps_": maps, "gamma_": gamma, "solver_": solver,
+            "components_": [np.ascontiguousarray(W, dtype=dtype) for W in res.params], "n_components_": int(k),
+            "n_modalities_": len(Xs), "n_features_in_": [int(X.shape[1]) for X in Xs],
+            "n_features_mapped_": [int(F.shape[1]) for F in Fs], "n_iter_": int(res.n_iter),
+            "loss_": float(res.loss), "loss_curve_": list(res.loss_curve),
+            "history_": {t: list(v) for t, v in res.history.items()}, "stop_reason_": res.stop_reason,
+            "converged_": bool(res.converged), "fit_time_": time.perf_counter() - t0, **(extra or {}),
+        }
+        self.__dict__.update(fitted)
+        return self
+
+    def _similarity_value(self, A, B):
+        kw = dict(kernel=self._kernel_name(), gamma=self.gamma_, degree=self.degree, coef0=self.coef0,
+                  compute_grad=False)
+        if self.similarity == "paired":
+            return paired_similarity_and_grad(A, B, **kw)[0]
+        return contrastive_similarity_and_grad(A, B, temperature=self.temperature, n_threads=self.n_threads,
+                                               backend=self.backend, **kw)[0]
+
+    # ------------------------------------------------------------- transform
+    def _scale(self, X, m):
+        return scale_rows(X, self.means_[m], self.scales_[m])
+
+    def _features(self, X, m):
+        """Phi_m of raw rows X of modality m (scaled, then the feature map)."""
+        return self.feature_maps_[m].transform(self._scale(X, m), n_threads=self.n_threads, backend=self.backend)
+
+    def _transform_one(self, X, m):
+        return self._features(X, m) @ self.components_[m].astype(X.dtype, copy=False)
+
+    def transform(self, views, modality=None):
+        """Project views into the shared space.
+
+        Parameters
+        ----------
+        views : list of M arrays (n_m, d_m), or one array when ``modality`` is given
+            The views may have different numbers of rows here (each is projected on
+            its own).
+        modality : int, optional
+            Index of the modality of a single array ``views``.
+
+        Returns
+        -------
+        list of M arrays (n_m, k), or one array (n, k) when ``modality`` is given;
+        float32 if the input is float32, else float64.
+        """
+        self._check_is_fitted("transform")
+        if modality is not None:
+            if isinstance(modality, (bool, np.bool_)) or not isinstance(modality, numbers.Integral):
+                raise TypeError(f"modality must be an int index, got {modality!r}")
+            if not -self.n_modalities_ <= modality < self.n_modalities_:
+                raise ValueError(f"modality must be in [0, {self.n_modalities_}), got {modality}")
+            m = int(modality) % self.n_modalities_
+            X = check_matrix(views, "X")
+            self._check_width(X, m, "X")
+            return self._transform_one(X, m)
+        Xs, _ = self._validate_views(views, fitting=False)
+        return [self._transform_one(X, m) for m, X in enumerate(Xs)]
+
+    # -------------------------------------------------------------- save / load
+    def save(self, path):
+        """Save the fitted model to one ``.npz`` file (arrays + a JSON header; no pickle).
+
+        NumPy appends ``.npz`` when ``path`` has another suffix; the path written is
+        returned.  Parameters that are not JSON values (a Generator ``random_state``)
+        are stored as None.
+        """
+        self._check_is_fitted("save")
+        return persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Load a model written by :meth:`save` (``allow_pickle=False``)."""
+        return persistence.load(cls, path)

@@ -1,0 +1,116 @@
+"""What the estimator decides before optimizing: input scaling, the initial projections
+and the default similarity gamma.  The reasoning behind each rule is in
+``docs/method.md`` (sections "Scaling", "Initialization", "The gamma rule")."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._utils.linalg import fix_signs
+from .rowmap import full_rows
+
+__all__ = ["fit_scaling", "subsample", "rows_of", "init_projections", "default_gamma", "INIT_SAMPLES"]
+
+# rows sampled for the initialization, the gamma rule and the minibatch feature map
+INIT_SAMPLES = 10000
+
+
+def mean_and_mean_sqnorm(X, chunk_bytes=2**22):
+    """Column means (float64) and ``mean_i ||x_i - mean||^2``, in row chunks of about
+    ``chunk_bytes`` (no copy of X)."""
+    mu = X.mean(axis=0, dtype=np.float64)
+    mu_t = mu.astype(X.dtype)
+    chunk = max(1, chunk_bytes // max(1, X.shape[1] * X.itemsize))
+    total = 0.0
+    for s in range(0, X.shape[0], chunk):
+        B = X[s:s + chunk] - mu_t
+        total += float(np.einsum("ij,ij->", B, B, dtype=np.float64))
+    return mu, total / X.shape[0]
+
+
+def fit_scaling(Xs):
+    """Per-view (means, scales): ``(X_m - means[m]) / scales[m]`` has unit mean squared row
+    norm.  A view whose rows are all identical raises ValueError."""
+    means, scales = [], []
+    for m, X in enumerate(Xs):
+        mu, msq = mean_and_mean_sqnorm(X)
+        if not msq > 0:
+            raise ValueError(f"views[{m}] has all rows identical (zero variance); it carries no information")
+        means.append(mu)
+        scales.append(float(np.sqrt(msq)))
+    return means, scales
+
+
+def scale_rows(X, mean, scale):
+    """``(X - mean) / scale`` in X's dtype."""
+    return (X - mean.astype(X.dtype)) / X.dtype.type(scale)
+
+
+def subsample(n, limit, rng):
+    """Sorted indices of ``limit`` rows drawn without replacement, or None when n <= limit."""
+    if n <= limit:
+        return None
+    return np.sort(rng.choice(n, size=limit, replace=False))
+
+
+def rows_of(F, rows):
+    """F[rows] (all rows when rows is None), for arrays and RowMaps."""
+    return full_rows(F) if rows is None else F[rows]
+
+
+def init_projections(Fs, k, rng, method):
+    """Initial W_m, shape (p_m, k) each.
+
+    "pca": the top min(k, p_m) principal axes of each F_m (zero columns beyond p_m), then
+    W_2..W_M rotated by orthogonal Procrustes onto modality 1's projection.  "random":
+    Gaussian entries of variance 1/k.
+    """
+    n = Fs[0].shape[0]
+    if method == "random":
+        return [rng.standard_normal((F.shape[1], k)) / np.sqrt(k) for F in Fs]
+    rows = subsample(n, INIT_SAMPLES, rng)
+    subs = [rows_of(F, rows).astype(np.float64) for F in Fs]
+    subs = [S - S.mean(axis=0) for S in subs]
+    Ws = []
+    for S in subs:
+        p = S.shape[1]
+        C = S.T @ S
+        _, V = np.linalg.eigh(0.5 * (C + C.T))
+        r = min(k, p)
+        W = np.zeros((p, k))
+        W[:, :r] = fix_signs(V[:, ::-1][:, :r])
+        Ws.append(W)
+    Z0 = subs[0] @ Ws[0]
+    for m in range(1, len(Ws)):
+        U, _, Vt = np.linalg.svd((subs[m] @ Ws[m]).T @ Z0)
+        Ws[m] = Ws[m] @ (U @ Vt)
+    return Ws
+
+
+def default_gamma(Fs, W0, *, kernel, similarity, alpha, rng):
+    """The similarity gamma when the user gives none, from the initial projections
+    Z0_m = F_m W0_m (None for kernels without a gamma).
+
+    - poly: ``1 / mean ||z0||^2``;
+    - contrastive rbf, or alpha == 0: ``1 / (2 mean ||z0||^2)`` (one over the mean squared
+      distance between two rows);
+    - paired rbf with alpha > 0: ``alpha * M / (4 sum_{m<l} mean_i ||z0_mi - z0_li||^2)``.
+    """
+    if kernel not in ("rbf", "poly"):
+        return None
+    rows = subsample(Fs[0].shape[0], INIT_SAMPLES, rng)
+    Zs = []
+    for F, W in zip(Fs, W0):
+        Z = (rows_of(F, rows) @ W.astype(F.dtype)).astype(np.float64)
+        Zs.append(Z - Z.mean(axis=0))
+    msq = float(np.mean([np.mean(np.einsum("ij,ij->i", Z, Z)) for Z in Zs]))
+    if not msq > 0:
+        return 1.0
+    if kernel == "poly":
+        return 1.0 / msq
+    if similarity == "contrastive" or alpha == 0:
+        return 1.0 / (2.0 * msq)
+    M = len(Zs)
+    paired = sum(float(np.mean(np.sum((Zs[m] - Zs[l]) ** 2, axis=1))) for m in range(M) for l in range(m + 1, M))
+    if not paired > 0:
+        return 1.0 / (2.0 * msq)
+    return float(alpha) * M / (4.0 * paired)
