@@ -151,7 +151,8 @@ def _build_parser():
                        description="Fit AlignXpert (default settings, then contrastive) on the digits halves and "
                                    "print retrieval / transfer / fit time against PCA, PCA+Procrustes and CCA.")
     p.add_argument("--n-components", type=_positive_int, default=32, help="shared dimension k (default 32)")
-    p.add_argument("--test-size", type=_param_type("validation_fraction"), default=0.3, help="held-out share of the pairs (default 0.3)")
+    p.add_argument("--test-size", type=_param_type("validation_fraction"), default=0.3,
+                   help="held-out share of the pairs (default 0.3)")
     p.add_argument("--random-state", type=int, default=0, help="seed of the split and the fits (default 0)")
     p.add_argument("--max-iter", type=_positive_int, default=None, help="AlignXpert iterations (default: its own)")
     p.add_argument("--n-threads", type=_n_threads_type, default=None, help="kernel threads (default: all cores)")

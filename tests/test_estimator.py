@@ -373,3 +373,26 @@ def test_minibatch_fit_never_copies_the_inputs():
     print(f"peak {peak / 1e6:.1f} MB for {inputs / 1e6:.1f} MB of inputs")
     assert est.n_iter_ == 30 and np.all(np.isfinite(est.components_[0]))
     assert peak < 0.4 * inputs, f"peak {peak / 1e6:.1f} MB for {inputs / 1e6:.1f} MB of inputs"
+
+
+def test_failed_refit_leaves_the_fitted_state_unchanged():
+    """A refit that raises (here: the optimizer's callback raises) keeps every fitted
+    attribute of the previous fit: no mix of old projections and new scaling."""
+    rng = np.random.default_rng(0)
+    Xs = [rng.standard_normal((60, 5)), rng.standard_normal((60, 4))]
+    est = AlignXpert(3, max_iter=5, random_state=0).fit(Xs)
+    before = {k: v for k, v in vars(est).items() if k.endswith("_")}
+    Z_before = est.transform(Xs)
+
+    def boom(it, loss, params):
+        raise RuntimeError("stop")
+
+    shifted = [10.0 + 3.0 * X for X in Xs]  # other means and scales
+    with pytest.raises(RuntimeError, match="stop"):
+        est.fit(shifted, callbacks=boom)
+    after = {k: v for k, v in vars(est).items() if k.endswith("_")}
+    assert after.keys() == before.keys()
+    for key, value in before.items():
+        assert after[key] is value, key
+    for Za, Zb in zip(est.transform(Xs), Z_before):
+        np.testing.assert_array_equal(Za, Zb)

@@ -189,9 +189,16 @@ def test_objective_gradient_directional_finite_differences(case, similarity, ker
 @pytest.mark.parametrize("similarity", SIMILARITIES)
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_objective_gradient_full_finite_differences(similarity, kernel):
+    """Every entry of every dL/dW_m against central differences of the packed parameters."""
     Xs, Fs, Ws = _problem(CASES[1], seed=3)  # k = 6 above d = 3 and 2
     obj = AlignXpertObjective(Fs, Xs, similarity=similarity, kernel=kernel, temperature=0.5, alpha=0.3, lam=0.05,
                               **KPARAMS)
+    k = Ws[0].shape[1]
+    w = obj.pack(Ws)
+    value, grad = obj.fun(w, k)
+    assert np.isfinite(value) and grad.shape == w.shape
+    numeric = central_fd(lambda v: obj.fun(v, k)[0], w)
+    assert_grad_close(grad, numeric, rtol=1e-6)
 
 
 @pytest.mark.parametrize("similarity", SIMILARITIES)
@@ -264,3 +271,12 @@ def test_objective_rejects_mismatched_projections():
         obj.value_and_grad([Ws[0], Ws[0]])
     with pytest.raises(ValueError, match="same number of columns"):
         obj.value_and_grad([Ws[0], np.zeros((Ws[1].shape[0], 3))])
+
+
+@pytest.mark.parametrize("similarity", SIMILARITIES)
+def test_similarity_rejects_mismatched_shapes(similarity):
+    f = sim_fn(similarity, "rbf")
+    A = np.zeros((5, 3))
+    for B in (np.zeros((4, 3)), np.zeros((5, 2)), np.zeros(15)):
+        with pytest.raises(ValueError, match="A and B must be 2-D arrays of the same shape"):
+            f(A, B)

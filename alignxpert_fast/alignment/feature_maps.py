@@ -27,8 +27,6 @@ output (n x r) plus one (n x r) Gram block.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .._utils.random import check_random_state
