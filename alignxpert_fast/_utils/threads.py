@@ -1,8 +1,10 @@
 """Thread-count resolution with scikit-learn's ``n_threads`` semantics.
 
-``None`` -> the configured default, else all cores the process may use (honouring
-``OMP_NUM_THREADS``); a negative value counts back from that maximum (-1 = all,
--2 = all but one); ``0`` is an error.
+``None`` -> the configured default, else OpenMP's current ``omp_get_max_threads()`` of
+the calling thread (capped by the cores the process may use), so ``OMP_NUM_THREADS``,
+``threadpoolctl.threadpool_limits`` and joblib / Dask workers that set thread limits are
+obeyed by the native and the Numba kernels alike; a negative value counts back from that
+maximum (-1 = all, -2 = all but one); ``0`` is an error.
 """
 from __future__ import annotations
 
@@ -14,15 +16,31 @@ from .._config import get_config
 from .validation import check_n_threads
 
 
+def _openmp_max_threads():
+    """``omp_get_max_threads()`` of the calling thread (what threadpoolctl limits), or None
+    when the native extension (and so OpenMP) is not available."""
+    try:
+        from .. import _native
+    except ImportError:  # pragma: no cover - depends on the build
+        return None
+    return int(_native.omp_max_threads()) if _native.openmp_enabled() else None
+
+
 def max_threads():
-    """Cores available to this process, capped by OMP_NUM_THREADS when set."""
+    """Threads a kernel may use by default: the cores available to this process, capped by
+    OpenMP's current limit (``omp_get_max_threads()``: OMP_NUM_THREADS, threadpoolctl) or,
+    without OpenMP, by OMP_NUM_THREADS."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         n = os.cpu_count() or 1
-    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if env.isdigit() and int(env) > 0:
-        n = min(n, int(env))
+    omp = _openmp_max_threads()
+    if omp is not None:
+        n = min(n, omp)
+    else:
+        env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+        if env.isdigit() and int(env) > 0:
+            n = min(n, int(env))
     return max(1, n)
 
 

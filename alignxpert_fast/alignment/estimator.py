@@ -82,7 +82,7 @@ class AlignXpert(ParamsMixin):
         0 silent, 1 a progress line every 10 (L-BFGS) / 100 (Adam) iterations, 2 every
         iteration.
     n_threads : int, default=None
-        Threads for the kernels (None: all cores).
+        Threads for the kernels (None: OpenMP's current limit, which threadpoolctl sets).
     backend : {"auto", "native", "numba", "reference"}, default="auto"
 
     Attributes

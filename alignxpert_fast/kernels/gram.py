@@ -41,7 +41,8 @@ def rbf_kernel(X, Y=None, gamma=None, *, out=None, backend="auto", n_threads=Non
         C-contiguous buffer of the result dtype to write into.
     backend : {"auto", "native", "numba", "reference"}, default="auto"
     n_threads : int, default=None
-        None = all available cores; negative counts back (-1 = all); 0 is invalid.
+        None = OpenMP's current ``omp_get_max_threads()`` (threadpoolctl limits apply);
+        negative counts back (-1 = all); 0 is invalid.
     block_rows, block_cols : int, optional
         Tile shape (defaults from ``_plan.gram_blocks``); results do not depend on it
         beyond rounding.
