@@ -13,7 +13,7 @@ from . import datasets, metrics
 from ._config import config_context, get_config, set_config
 from ._show import show_config
 from ._version import __version__
-from .alignment import AlignXpert, NotFittedError, alignxpert_loss, alignxpert_loss_and_grad
+from .alignment import AlignXpert, NotFittedError, PairedViews, alignxpert_loss, alignxpert_loss_and_grad
 from .kernels import (
     StressCache,
     cosine_similarity,
@@ -32,6 +32,7 @@ __all__ = [
     "__version__",
     "AlignXpert",
     "NotFittedError",
+    "PairedViews",
     "alignxpert_loss",
     "alignxpert_loss_and_grad",
     "config_context",

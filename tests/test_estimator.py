@@ -269,8 +269,9 @@ def test_get_set_params_and_sklearn_clone(views2):
 
 def test_repr_shows_non_default_params():
     assert repr(AlignXpert()) == "AlignXpert()"
+    # scikit-learn's BaseEstimator repr: non-default parameters in name order
     assert repr(AlignXpert(n_components=8, kernel="cosine", alpha=0.5)) == \
-        "AlignXpert(n_components=8, kernel='cosine', alpha=0.5)"
+        "AlignXpert(alpha=0.5, kernel='cosine', n_components=8)"
 
 
 # ----------------------------------------------------------------- save / load

@@ -9,18 +9,20 @@
         similarity.py    paired / contrastive terms (Gram blocks via the kernel backend seam)
         rowmap.py        rows computed on demand for minibatches
       optim.py           L-BFGS and Adam with callbacks, progress, interrupts
-      dimension_search.py, persistence.py
+      dimension_search.py, persistence.py, views.py (PairedViews for model selection)
     _params.py           every parameter's constraint, once
 """
 from .estimator import AlignXpert, NotFittedError
 from .objective import AlignXpertObjective, alignxpert_loss, alignxpert_loss_and_grad
 from .rowmap import RowMap
 from .similarity import contrastive_similarity_and_grad, paired_similarity_and_grad
+from .views import PairedViews
 
 __all__ = [
     "AlignXpert",
     "AlignXpertObjective",
     "NotFittedError",
+    "PairedViews",
     "RowMap",
     "alignxpert_loss",
     "alignxpert_loss_and_grad",

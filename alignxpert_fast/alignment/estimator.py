@@ -12,13 +12,16 @@ import time
 import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from .._utils.random import check_random_state
 from .._utils.validation import check_matrix, result_dtype
 from . import persistence
-from ._base import NotFittedError, ParamsMixin
 from ._params import check_param, check_params
-from .dimension_search import dimension_search
+from ..evaluation.metrics import mean_reciprocal_rank
+from .dimension_search import dimension_search, retrieval_metric
 from .feature_maps import make_feature_map
 from .init import INIT_SAMPLES, default_gamma, fit_scaling, init_projections, scale_rows, subsample
 from .objective import AlignXpertObjective
@@ -29,7 +32,7 @@ from .similarity import contrastive_similarity_and_grad, paired_similarity_and_g
 __all__ = ["AlignXpert", "NotFittedError"]
 
 
-class AlignXpert(ParamsMixin):
+class AlignXpert(TransformerMixin, BaseEstimator):
     """Align M >= 2 modalities in a shared k-dimensional space (AlignXpert).
 
     Minimizes ``- sum_{m<l} S(Z_m, Z_l) + lam sum_m ||W_m||^2 + alpha sum_m stress(X_m, Z_m)``
@@ -180,14 +183,21 @@ class AlignXpert(ParamsMixin):
             )
 
     def _check_is_fitted(self, method="transform"):
-        if not hasattr(self, "components_"):
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate arguments "
-                f"before using '{method}'."
-            )
+        check_is_fitted(self, "components_",
+                        msg=f"This %(name)s instance is not fitted yet. Call 'fit' with appropriate arguments before "
+                            f"using '{method}'.")
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "components_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # the input is a list of paired views, not one 2-D array; no targets
+        tags.input_tags.two_d_array = False
+        tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.non_deterministic = False
+        return tags
 
     # ------------------------------------------------------------------- fit
     def fit(self, views, y=None, *, callbacks=None):
@@ -337,6 +347,25 @@ class AlignXpert(ParamsMixin):
             return self._transform_one(X, m)
         Xs, _ = self._validate_views(views, fitting=False)
         return [self._transform_one(X, m) for m, X in enumerate(Xs)]
+
+    def score(self, views, y=None):
+        """Held-in cross-modal retrieval score of paired views: the mean reciprocal rank of
+        row i of modality b among all rows of b for query row i of modality a, averaged
+        over the ordered modality pairs (a, b), a != b.  In (0, 1], higher is better
+        (scikit-learn's convention), so model selection can maximize it.
+
+        The retrieval score matches the similarity kernel (euclidean for rbf, cosine for
+        cosine, dot otherwise), as in the dimension search.
+        """
+        self._check_is_fitted("score")
+        Zs = self.transform(views)
+        n = {Z.shape[0] for Z in Zs}
+        if len(n) != 1:
+            raise ValueError(f"score needs paired views with the same number of rows, got {[Z.shape[0] for Z in Zs]}")
+        metric = retrieval_metric(self._kernel_name())
+        M = len(Zs)
+        return float(np.mean([mean_reciprocal_rank(Zs[a], Zs[b], metric=metric)
+                              for a in range(M) for b in range(M) if a != b]))
 
     # -------------------------------------------------------------- save / load
     def save(self, path):
