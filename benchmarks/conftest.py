@@ -66,6 +66,9 @@ SHAPES = {
     "matvec": ("matvec", dict(n=50000, m=50000, d=256, p=16), dict(n=700, m=700, d=32, p=4)),
     "stress": ("stress", dict(n=10000, d=768, k=256), dict(n=300, d=32, k=8)),
     "stress_big": ("stress", dict(n=50000, d=768, k=256), dict(n=600, d=32, k=8)),
+    # contrastive similarity: A (n x d) and B (m = n rows) are the "pair" data, d plays k
+    "contrastive": ("pair", dict(n=10000, m=10000, d=128), dict(n=300, m=300, d=16)),
+    "contrastive_big": ("pair", dict(n=50000, m=50000, d=128), dict(n=600, m=600, d=16)),
 }
 BACKENDS = ("native", "numba")
 THREADS = (1, 2)

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "axf/blocking.hpp"
+#include "axf/contrastive.hpp"
 #include "axf/gram.hpp"
 #include "axf/kinds.hpp"
 #include "axf/reductions.hpp"
@@ -229,6 +230,49 @@ double py_stress_cached(py::handle D_, py::handle Z_, py::handle grad_, int n_th
                               gptr, n_threads, br, bc);
 }
 
+// Contrastive similarity: A, B (n, k) of one dtype; dA, dB both None (value only) or
+// both writable (n, k) outputs sharing no memory with A, B or each other.
+template <typename T>
+double py_contrastive(int kind_code, py::handle A_, py::handle B_, py::handle dA_, py::handle dB_, double gamma,
+                      double coef0, int degree, double temperature, int n_threads, index_t br, index_t bc) {
+    check_blas();
+    axf::Kind kind = axf::kind_from_int(kind_code);
+    axf::check_contrastive_kind(kind);
+    axf::KernelParams p = make_params(kind, gamma, coef0, degree);
+    if (!(temperature > 0.0) || !std::isfinite(temperature))
+        throw std::invalid_argument("temperature must be a finite float > 0, got " + std::to_string(temperature));
+    check_threads_blocks(n_threads, br, bc);
+    View A = check_array<T>(A_, "A", false), B = check_array<T>(B_, "B", false);
+    if (A.rows != B.rows || A.cols != B.cols)
+        throw std::invalid_argument("A and B must have the same shape (row i of A is paired with row i of B), got (" +
+                                    std::to_string(A.rows) + ", " + std::to_string(A.cols) + ") and (" +
+                                    std::to_string(B.rows) + ", " + std::to_string(B.cols) + ")");
+    if (A.rows < 1) throw std::invalid_argument("A and B need at least one row, got 0");
+    if (dA_.is_none() != dB_.is_none())
+        throw std::invalid_argument("dA and dB must both be arrays (value and gradient) or both None (value only)");
+    T* pa = nullptr;
+    T* pb = nullptr;
+    if (!dA_.is_none()) {
+        View dA = check_array<T>(dA_, "dA", true), dB = check_array<T>(dB_, "dB", true);
+        for (const View* v : {&dA, &dB})
+            if (v->rows != A.rows || v->cols != A.cols)
+                throw std::invalid_argument(std::string(v == &dA ? "dA" : "dB") + " must have A's shape (" +
+                                            std::to_string(A.rows) + ", " + std::to_string(A.cols) + "), got (" +
+                                            std::to_string(v->rows) + ", " + std::to_string(v->cols) + ")");
+        check_no_overlap(dA, A, "dA", "A");
+        check_no_overlap(dA, B, "dA", "B");
+        check_no_overlap(dB, A, "dB", "A");
+        check_no_overlap(dB, B, "dB", "B");
+        check_no_overlap(dA, dB, "dA", "dB");
+        pa = static_cast<T*>(dA.ptr);
+        pb = static_cast<T*>(dB.ptr);
+    }
+    check_int_dims(A.rows, A.cols, "A");
+    py::gil_scoped_release nogil;
+    return axf::contrastive<T>(kind, p, temperature, static_cast<const T*>(A.ptr), static_cast<const T*>(B.ptr),
+                               A.rows, A.cols, pa, pb, n_threads, br, bc);
+}
+
 void* capsule_pointer(const py::dict& capi, const char* name) {
     py::object cap = capi[name];
     const char* cname = PyCapsule_GetName(cap.ptr());
@@ -287,6 +331,11 @@ PYBIND11_MODULE(_native, m) {
     const char* sc_doc = "stress_cached(D(1, total), Z, grad_or_None, n_threads, block_rows, block_cols) -> value";
     m.def("stress_cached_f32", &py_stress_cached<float>, sc_doc);
     m.def("stress_cached_f64", &py_stress_cached<double>, sc_doc);
+    const char* ct_doc =
+        "contrastive(kind, A, B, dA_or_None, dB_or_None, gamma, coef0, degree, temperature, n_threads, block_rows, "
+        "block_cols) -> value; fills dA, dB with the gradient when given";
+    m.def("contrastive_f32", &py_contrastive<float>, ct_doc);
+    m.def("contrastive_f64", &py_contrastive<double>, ct_doc);
 #ifdef __VERSION__
     m.attr("compiler") = __VERSION__;
 #endif

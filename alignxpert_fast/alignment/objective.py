@@ -24,7 +24,8 @@ from .._utils.validation import result_dtype
 from ..kernels.stress import StressCache, stress_and_grad
 from ._params import check_param
 from .rowmap import check_rows_input, full_rows
-from .similarity import contrastive_similarity_and_grad, paired_similarity_and_grad, similarity_params
+from ..kernels._backends._layout import NonFiniteLogits
+from .similarity import contrastive_core, paired_similarity_and_grad, similarity_params
 
 __all__ = ["AlignXpertObjective", "alignxpert_loss", "alignxpert_loss_and_grad"]
 
@@ -167,8 +168,10 @@ class AlignXpertObjective:
                   compute_grad=compute_grad)
         if self.similarity == "paired":
             return paired_similarity_and_grad(A, B, **kw)
-        return contrastive_similarity_and_grad(A, B, temperature=self.temperature, block_rows=self.block_rows,
-                                               n_threads=self.n_threads, backend=self.backend, **kw)
+        # Z_m were formed and checked (finite, bounded) by the objective: no re-validation
+        return contrastive_core(A, B, self.kernel, self.gamma, self.degree, self.coef0, self.temperature,
+                                compute_grad=compute_grad, block_rows=self.block_rows, n_threads=self.n_threads,
+                                backend=self.backend)
 
     def value_and_grad(self, Ws, *, rows=None):
         """Loss and its gradient with respect to each W_m.
@@ -208,17 +211,23 @@ class AlignXpertObjective:
             amax = float(np.max(np.abs(Z))) if Z.size else 0.0
             return amax <= np.sqrt(np.finfo(Z.dtype).max / (4.0 * max(Z.shape[1], 1)))
 
-        if not all(_usable(Z) for Z in Zs):
-            # diverged (e.g. an unbounded paired linear/poly similarity): report inf, the
-            # optimizers stop and keep their best state
+        def _diverged():
+            # diverged (e.g. an unbounded paired linear/poly similarity, or contrastive
+            # logits that overflow): report inf, the optimizers stop and keep their best state
             self.last_terms = {"loss": np.inf, "similarity": np.nan, "stress": np.nan, "penalty": np.nan}
             return np.inf, [np.full(W.shape, np.nan) for W in Ws]
+
+        if not all(_usable(Z) for Z in Zs):
+            return _diverged()
         gZ = [np.zeros(Z.shape, dtype=np.float64) for Z in Zs]
         sim_total = 0.0
         M = len(Zs)
         for m in range(M):
             for ell in range(m + 1, M):
-                S, dA, dB = self.similarity_and_grad(Zs[m], Zs[ell])
+                try:
+                    S, dA, dB = self.similarity_and_grad(Zs[m], Zs[ell])
+                except NonFiniteLogits:
+                    return _diverged()
                 sim_total += S
                 gZ[m] -= dA
                 gZ[ell] -= dB

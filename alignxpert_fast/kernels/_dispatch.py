@@ -22,12 +22,17 @@ validated, C-contiguous arrays of one float dtype::
     stress(X, Z, grad_or_None, *, n_threads, block_rows, block_cols) -> value
     stress_pack(X, out_1d, *, n_threads, block_rows)
     stress_cached(D_1d, Z, grad_or_None, *, n_threads, block_rows, block_cols) -> value
+    contrastive(kernel, A, B, dA_or_None, dB_or_None, *, gamma, coef0, degree, temperature, n_threads,
+                block_rows, block_cols) -> value
 
 ``stress_pack`` writes X's pairwise distances in packed upper row blocks (layout in
 csrc/axf/stress.hpp and ``_backends/_layout.py``), which ``stress_cached`` reads in
 place of X: the same layout in every backend, so a cache made by one serves all.
 
-``kernel`` is an internal name of the registry ``_spec.SPECS``.
+``kernel`` is an internal name of the registry ``_spec.SPECS`` (``contrastive``: linear,
+rbf, poly, cosine).  ``contrastive`` fills dA and dB (A's shape and dtype) with the
+gradient, or computes the value only when both are None; overflowing logits raise
+``_layout.NonFiniteLogits`` (a ValueError) in every backend.
 The public layer centers inputs of translation-invariant kernels (rbf, distances,
 stress) on their mean in float64 before calling a backend, so float32 tile products do
 not suffer from cancellation.  Native and Numba tiles call BLAS gemm from their own

@@ -156,3 +156,17 @@ def stress_plan(Z, with_grad, nt, work, br, bc):
     if with_grad:
         nt = cap_threads_for_accumulators(nt, n, k, wm)
     return nt, br, bc
+
+
+def contrastive_plan(n, k, itemsize, nt, br, bc, compute_grad):
+    """(threads, block_rows, block_cols) of a contrastive call on (n, k) inputs: no more
+    threads than the work (4 n^2 k multiply-adds with the gradient, n^2 k without)
+    justifies, than row blocks, and (gradient) than the per-thread float64 (n, k) dB
+    accumulators allow; tiles of at most 256 x 1024 within ``working_memory``."""
+    wm = get_config()["working_memory"]
+    nt = cap_threads(nt, (4 if compute_grad else 1) * n * n * k)
+    br, bc = reduction_blocks(n, n, k, itemsize, nt, wm, br, bc or min(1024, max(n, 1)), max_rows=STRESS_ROWS)
+    nt = min(nt, -(-n // br))  # no more threads than row blocks
+    if compute_grad:
+        nt = cap_threads_for_accumulators(nt, n, k, wm)
+    return nt, br, bc

@@ -1,4 +1,5 @@
-"""Facts every stress backend shares, stated once for Python.
+"""Facts every backend shares, stated once for Python: the stress layout and floors, and
+the contrastive kernel's overflow error.
 
 ``csrc/axf/stress.hpp`` states the same for C++ (``packed_total``, ``noise_floor``,
 ``value_floor``); the extension exports them and ``tests/test_layout.py`` checks that
@@ -51,3 +52,19 @@ def stress_finish(num, den, dtype):
     value = float(np.sqrt(num / den))
     scale = 1.0 / (value * den * 0.5) if value > stress_value_floor(dtype) else 0.0
     return value, scale
+
+
+NONFINITE_LOGITS = (
+    "contrastive: the logits kappa(A, B) / temperature are not finite (the kernel values overflow the dtype, "
+    "e.g. a poly or linear kernel on large A, B, or a tiny temperature); scale A and B down, raise the "
+    "temperature, or use float64"
+)
+
+
+# the native adapter recognises the C++ report by this prefix (csrc/axf/contrastive.hpp)
+NONFINITE_LOGITS_PREFIX = "contrastive: the "
+
+
+class NonFiniteLogits(ValueError):
+    """The contrastive logits overflowed (raised by every backend, caught by the objective,
+    which then reports an infinite loss as it does for a diverged projection)."""

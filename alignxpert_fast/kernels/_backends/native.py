@@ -5,6 +5,7 @@ import numpy as np
 
 from ..._utils.threads import single_threaded_blas
 from .._spec import KIND_CODES
+from ._layout import NONFINITE_LOGITS_PREFIX, NonFiniteLogits
 
 NAME = "native"
 try:
@@ -50,3 +51,16 @@ def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
     with single_threaded_blas():
         return float(_fn("stress_cached", Z.dtype)(D.reshape(1, -1), Z, grad, int(n_threads), int(block_rows),
                                                    int(block_cols)))
+
+
+def contrastive(kernel, A, B, dA, dB, *, gamma, coef0, degree, temperature, n_threads, block_rows, block_cols):
+    with single_threaded_blas():
+        try:
+            return _fn("contrastive", A.dtype)(
+                KIND_CODES[kernel], A, B, dA, dB, float(gamma), float(coef0), int(degree), float(temperature),
+                int(n_threads), int(block_rows), int(block_cols),
+            )
+        except ValueError as exc:  # the kernel's overflow report -> the exception every backend raises
+            if str(exc).startswith(NONFINITE_LOGITS_PREFIX):
+                raise NonFiniteLogits(str(exc)) from None
+            raise

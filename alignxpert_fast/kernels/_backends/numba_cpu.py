@@ -30,7 +30,8 @@ exponential is a branch-free Cephes-style ``_vexp`` (as csrc/axf/vexp.hpp, but w
 gradual underflow) compiled with ``contract`` only, so LLVM vectorizes the RBF epilogue.
 
 Layout: ``_numba_common.py`` (kind codes, flag sets, ``_vexp``, row norms),
-``_numba_gram.py`` (Gram, K @ V), ``_numba_stress.py`` (stress, packed cache); this module
+``_numba_gram.py`` (Gram, K @ V), ``_numba_stress.py`` (stress, packed cache),
+``_numba_contrastive.py`` (the contrastive similarity's two passes); this module
 is the Python side.  Dtype and kernel dispatch happen in Python; kernel codes (from
 ``_spec.KIND_CODES``) are passed as ints.  Each call
 sets Numba's thread count for its duration (restoring the previous value) and limits
@@ -45,7 +46,7 @@ import numpy as np
 
 from ..._utils.threads import single_threaded_blas
 from .._spec import KIND_CODES
-from ._layout import noise_floor, packed_offsets, stress_finish
+from ._layout import NONFINITE_LOGITS, NonFiniteLogits, noise_floor, packed_offsets, stress_finish
 
 NAME = "numba"
 
@@ -57,6 +58,7 @@ try:
     import scipy.linalg.cython_blas  # noqa: F401
 
     from ._numba_common import _SQEUCLIDEAN, _row_aux
+    from ._numba_contrastive import _finish_db, _merge_columns, _pass1, _pass2
     from ._numba_gram import _gram, _kernel_matvec
     from ._numba_stress import _stress_grad_finish, _stress_pack, _stress_sym, _sum_threads
 
@@ -215,3 +217,47 @@ def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
     against Z (n, k); fills grad (n, k) if given.  Returns the value, as :func:`stress`."""
     _require()
     return _stress_upper(D, None, Z, grad, n_threads, block_rows, block_cols)
+
+
+# ---------------------------------------------------------------- contrastive similarity
+def contrastive(kernel, A, B, dA, dB, *, gamma, coef0, degree, temperature, n_threads, block_rows, block_cols):
+    """Value of the contrastive similarity of A, B (n, k); fills dA, dB when given (both or
+    neither).  Same contract as ``reference.contrastive``."""
+    _require()
+    if kernel not in ("linear", "rbf", "poly", "cosine"):
+        raise ValueError(f"unknown contrastive kernel {kernel!r}")
+    code = KIND_CODES[kernel]
+    n, k = A.shape
+    if n == 0:
+        raise ValueError("A and B need at least one row, got 0")
+    br = max(1, min(int(block_rows), n))
+    bc = max(1, min(int(block_cols), n))
+    nb = -(-n // br)
+    g, c0v, deg = _scalars(A.dtype, gamma, coef0, degree)
+    inv_t = A.dtype.type(1.0 / temperature)
+    with single_threaded_blas(), _numba_threads(n_threads) as nt:
+        nt = min(nt, nb)
+        ax, ay = _row_aux(code, A), _row_aux(code, B)
+        row_lse = np.empty(n, np.float64)
+        diag = np.empty(n, np.float64)
+        cms = np.full((nt, n), -np.inf)
+        css = np.zeros((nt, n))
+        bad = np.zeros(nt, np.int64)
+        _pass1(code, A, B, ax, ay, g, c0v, deg, inv_t, br, bc, nt, row_lse, diag, cms, css, bad)
+        if bad.any():
+            raise NonFiniteLogits(NONFINITE_LOGITS)
+        col_lse = _merge_columns(cms, css)
+        del cms, css
+        value = -(float(np.sum(row_lse - diag)) + float(np.sum(col_lse - diag))) / (2.0 * n)
+        if not np.isfinite(value):
+            raise NonFiniteLogits(NONFINITE_LOGITS)
+        if dA is None:
+            return value
+        dt = A.dtype
+        scale = dt.type(-1.0 / (2.0 * n * temperature))
+        dbacc = np.zeros((nt, n, k), np.float64)
+        hcs = np.zeros((nt, n), np.float64)
+        _pass2(code, A, B, ax, ay, row_lse.astype(dt), col_lse.astype(dt), g, c0v, deg, inv_t, scale, br, bc, nt,
+               dA, dbacc, hcs)
+        _finish_db(code, B, ay, g, dbacc, hcs, dB)
+    return value

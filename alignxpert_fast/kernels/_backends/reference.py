@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._layout import noise_floor, packed_offsets, stress_finish
+from ._layout import NONFINITE_LOGITS, NonFiniteLogits, noise_floor, packed_offsets, stress_finish
 
 NAME = "reference"
 LOAD_ERROR = None
@@ -198,3 +198,122 @@ def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
         wsum[r1:] += Wr.sum(axis=0, dtype=np.float64)
         wz[r1:] += Wr.T @ Z[r0:r1]
     return _finish(num, den, Z, grad, wsum, wz)
+
+
+# ------------------------------------------------------------- contrastive similarity
+def _contrastive_tile(kernel, Ab, Bb, ia, ib, gamma, coef0, degree):
+    """Kernel values K (float64) of a tile and the raw dot products (what the backward pass
+    needs).  ia, ib: inverse row norms (cosine) or None."""
+    dots = Ab @ Bb.T
+    if kernel == "linear":
+        K = dots
+    elif kernel == "rbf":
+        d2 = np.einsum("ij,ij->i", Ab, Ab)[:, None] + np.einsum("ij,ij->i", Bb, Bb)[None, :] - 2.0 * dots
+        K = np.exp(-gamma * np.maximum(d2, 0.0))
+    elif kernel == "poly":
+        K = (gamma * dots + coef0) ** degree
+    elif kernel == "cosine":
+        K = dots * ia[:, None] * ib[None, :]
+    else:
+        raise ValueError(f"unknown contrastive kernel {kernel!r}")
+    return K, dots
+
+
+def contrastive(kernel, A, B, dA, dB, *, gamma, coef0, degree, temperature, n_threads, block_rows, block_cols):
+    """Symmetric kernel InfoNCE of paired rows A, B (n, k); fills dA, dB (n, k) with its
+    gradient when they are given (both or neither).  Returns the value.
+
+    ``s_ij = kappa(a_i, b_j) / temperature``;
+    ``S = -(1/2n) sum_i [lse_j s_ij - s_ii] - (1/2n) sum_j [lse_i s_ij - s_jj]``.
+
+    Pass 1 walks (block_rows x block_cols) tiles and keeps, per row and per column, a
+    running maximum and a running sum of exp(s - maximum) (the online log-sum-exp), plus
+    the diagonal logits.  Pass 2 recomputes each tile, forms
+    ``G = dS/dkappa = -(P + Q - 2 I) / (2 n temperature)`` (P, Q: the row and column
+    softmaxes) and applies the kernel's chain rule as a tile weight W and a diagonal term:
+    ``dA = W B - diag(c_r * rowsum(G K)) A``, ``dB = W^T A - diag(c_c * colsum(G K)) B``:
+
+    * linear: ``W = G``, no diagonal term;
+    * poly: ``W = G degree gamma (gamma a.b + coef0)^(degree - 1)``, no diagonal term;
+    * rbf: ``W = 2 gamma G K``, ``c_r = c_c = 2 gamma``;
+    * cosine: ``W = G / (|a_i| |b_j|)``, ``c_r = 1 / |a_i|^2``, ``c_c = 1 / |b_j|^2``
+      (0 for a zero row).
+
+    Everything here is float64 (the specification; float32 backends keep float32 tiles).
+    Logits that are not finite in A's dtype (float32: above 3.4e38 in magnitude) raise
+    :class:`NonFiniteLogits`, as in the compiled backends.  Memory: O(n k) + O(block_rows *
+    block_cols); never an n x n array.
+    """
+    n, k = A.shape
+    a, b = A.astype(np.float64), B.astype(np.float64)
+    ia = ib = None
+    if kernel == "cosine":
+        ia, ib = [np.divide(1.0, nr, out=np.zeros_like(nr), where=nr > 0)
+                  for nr in (np.sqrt(_sqnorms(a)), np.sqrt(_sqnorms(b)))]
+    row_blocks = [(r0, min(n, r0 + block_rows)) for r0 in range(0, n, block_rows)]
+    col_blocks = [(c0, min(n, c0 + block_cols)) for c0 in range(0, n, block_cols)]
+
+    def tile(r0, r1, c0, c1):
+        return _contrastive_tile(kernel, a[r0:r1], b[c0:c1], None if ia is None else ia[r0:r1],
+                                 None if ib is None else ib[c0:c1], gamma, coef0, degree)
+
+    def diagonal_mask(r0, r1, c0, c1):
+        return np.arange(r0, r1)[:, None] == np.arange(c0, c1)[None, :]
+
+    # pass 1: online log-sum-exps over rows and columns, diagonal logits
+    big = float(np.finfo(A.dtype).max)
+    row_max, row_sum = np.full(n, -np.inf), np.zeros(n)
+    col_max, col_sum = np.full(n, -np.inf), np.zeros(n)
+    diag = np.zeros(n)
+    for r0, r1 in row_blocks:
+        for c0, c1 in col_blocks:
+            S = tile(r0, r1, c0, c1)[0] / temperature
+            if not np.all(np.abs(S) <= big):  # representable in the input dtype (False for NaN)
+                raise NonFiniteLogits(NONFINITE_LOGITS)
+            on_diag = diagonal_mask(r0, r1, c0, c1)
+            rows_hit = on_diag.any(axis=1)
+            diag[r0:r1][rows_hit] = S[on_diag]
+            m = np.maximum(row_max[r0:r1], S.max(axis=1))
+            row_sum[r0:r1] = row_sum[r0:r1] * np.exp(row_max[r0:r1] - m) + np.exp(S - m[:, None]).sum(axis=1)
+            row_max[r0:r1] = m
+            m = np.maximum(col_max[c0:c1], S.max(axis=0))
+            col_sum[c0:c1] = col_sum[c0:c1] * np.exp(col_max[c0:c1] - m) + np.exp(S - m[None, :]).sum(axis=0)
+            col_max[c0:c1] = m
+    row_lse = row_max + np.log(row_sum)
+    col_lse = col_max + np.log(col_sum)
+    value = -(float(np.sum(row_lse - diag)) + float(np.sum(col_lse - diag))) / (2.0 * n)
+    if not np.isfinite(value):
+        raise NonFiniteLogits(NONFINITE_LOGITS)
+    if dA is None:
+        return value
+    # pass 2: G tiles, the kernel chain rule
+    gA, gB = np.zeros((n, k)), np.zeros((n, k))
+    h_row, h_col = np.zeros(n), np.zeros(n)
+    scale = -1.0 / (2.0 * n * temperature)
+    for r0, r1 in row_blocks:
+        for c0, c1 in col_blocks:
+            K, dots = tile(r0, r1, c0, c1)
+            S = K / temperature
+            G = np.exp(S - row_lse[r0:r1, None]) + np.exp(S - col_lse[None, c0:c1])
+            G[diagonal_mask(r0, r1, c0, c1)] -= 2.0
+            G *= scale
+            if kernel == "linear":
+                W = G
+            elif kernel == "poly":
+                W = G * (degree * gamma) * (gamma * dots + coef0) ** (degree - 1)
+            else:
+                H = G * K
+                h_row[r0:r1] += H.sum(axis=1)
+                h_col[c0:c1] += H.sum(axis=0)
+                W = 2.0 * gamma * H if kernel == "rbf" else G * ia[r0:r1, None] * ib[None, c0:c1]
+            gA[r0:r1] += W @ b[c0:c1]
+            gB[c0:c1] += W.T @ a[r0:r1]
+    if kernel == "rbf":
+        gA -= (2.0 * gamma * h_row)[:, None] * a
+        gB -= (2.0 * gamma * h_col)[:, None] * b
+    elif kernel == "cosine":
+        gA -= (ia * ia * h_row)[:, None] * a
+        gB -= (ib * ib * h_col)[:, None] * b
+    dA[...] = gA
+    dB[...] = gB
+    return value
