@@ -30,6 +30,7 @@ not a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 
@@ -90,6 +91,16 @@ def _load_model(path, parser):
         return AlignXpert.load(path)
     except (OSError, ValueError, KeyError, EOFError) as exc:
         parser.error(f"--model: cannot load {path} as an AlignXpert model: {exc}")
+
+
+def _plot_path(path, parser):
+    """Check a --plot path before the work starts (suffix, directory, matplotlib)."""
+    if path is None:
+        return None
+    path = _check_output_path(path, parser, "--plot", (".png", ".pdf", ".svg"))
+    if importlib.util.find_spec("matplotlib") is None:
+        parser.error("--plot needs matplotlib: pip install 'alignxpert_fast[plot]'")
+    return path
 
 
 # ===================================================================== arg parsing
@@ -159,6 +170,9 @@ def _build_parser():
     p.add_argument("--metric", choices=METRICS, default="cosine", help="retrieval score (default cosine)")
     p.add_argument("--no-cca", action="store_true", help="skip the scikit-learn CCA baseline")
     p.add_argument("--no-contrastive", action="store_true", help="skip the contrastive AlignXpert row")
+    p.add_argument("--verbose", action="store_true", help="print the fits' progress")
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="write the recall@k curves of every method to this image (needs matplotlib)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 600 pairs, 10 iterations unless --max-iter, CCA with 100 iterations")
 
@@ -184,6 +198,9 @@ def _build_parser():
     p.add_argument("--random-state", type=int, default=None)
     p.add_argument("--n-threads", type=_n_threads_type, default=None)
     p.add_argument("--verbose", type=int, nargs="?", const=1, default=0, help="0, 1 or 2 (bare flag: 1)")
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="write the loss curve with its terms (and the dimension scan with --n-components auto) "
+                        "to this image (needs matplotlib)")
 
     p = sub.add_parser("transform", help="project views with a saved model",
                        description="Project views into the shared space with a saved model.")
@@ -220,7 +237,8 @@ def _cmd_demo(args, parser):
     try:
         run_demo(args.n_components, test_size=args.test_size, random_state=args.random_state,
                  max_iter=args.max_iter, n_threads=args.n_threads, metric=args.metric, cca=not args.no_cca,
-                 contrastive=not args.no_contrastive, quick=args.quick)
+                 contrastive=not args.no_contrastive, quick=args.quick, verbose=int(args.verbose),
+                 plot=_plot_path(args.plot, parser))
     except ImportError as exc:  # scikit-learn ships the digits data
         parser.error(f"demo: {exc}. The demo's extra installs it: pip install 'alignxpert_fast[demo]'")
     return 0
@@ -244,6 +262,7 @@ def _cmd_fit(args, parser):
         est.fit(views)
     except (ValueError, TypeError) as exc:
         parser.error(f"fit: {exc}")
+    plot = _plot_path(args.plot, parser)
     path = est.save(model)
     shapes = ", ".join(f"{(names[m] + ' ') if names else ''}{v.shape[0]}x{v.shape[1]}" for m, v in enumerate(views))
     print(f"fitted AlignXpert on {len(views)} views ({shapes}): k={est.n_components_}, solver {est.solver_}, "
@@ -254,6 +273,17 @@ def _cmd_fit(args, parser):
         for r in est.dimension_search_:
             print(f"  {r['k']:>6}{r['score']:>12.4f}{r['similarity']:>12.4f}{r['stress']:>10.4f}{r['time']:>9.2f}")
     print(f"saved model to {path}")
+    if plot is not None:
+        from .evaluation.plots import plot_dimension_search, plot_loss_curve
+
+        fig = plot_loss_curve(est)
+        fig.savefig(plot, dpi=120)
+        print(f"loss curve written to {plot}")
+        if est.dimension_search_:
+            root, ext = os.path.splitext(plot)
+            scan = f"{root}_dimension_search{ext}"
+            plot_dimension_search(est).savefig(scan, dpi=120)
+            print(f"dimension scan written to {scan}")
     return 0
 
 

@@ -9,20 +9,21 @@ import numpy as np
 from ..alignment.estimator import AlignXpert
 from ..datasets import load_digits_halves
 from .baselines import cca_projections, pca_projections, procrustes_align
+from .plots import plot_recall_curves, recall_curve
 from .scoring import evaluate_alignment, train_test_split_indices
 
 __all__ = ["run_demo"]
 
 
 def run_demo(n_components=32, *, test_size=0.3, random_state=0, max_iter=None, n_threads=None, metric="cosine",
-             cca=True, contrastive=True, quick=False, file=None):
+             cca=True, contrastive=True, quick=False, verbose=0, plot=None, file=None):
     """The ``demo`` subcommand as a function; returns the table rows (list of dicts).
 
     ``quick``: 600 pairs, ``max_iter`` 10 unless given and CCA with 100 iterations (a smoke
-    run of a few seconds).
+    run of a few seconds).  ``verbose``: the fits print their progress.  ``plot``: a path
+    (.png, .pdf, .svg) for the recall@k curves of every method (needs matplotlib).
     """
     from threadpoolctl import threadpool_limits
-
 
     out = file or sys.stdout
     (left, right), labels = load_digits_halves()
@@ -42,7 +43,11 @@ def run_demo(n_components=32, *, test_size=0.3, random_state=0, max_iter=None, n
     Ltr, Rtr, Lte, Rte = left[tr], right[tr], left[te], right[te]
     ytr, yte = labels[tr], labels[te]
 
+    curves = {}
+
     def add(method, kk, Za_tr, Za_te, Zb_te, seconds):
+        if plot is not None:
+            curves[method] = recall_curve(Za_te, Zb_te, metric=metric)
         row = {"method": method, "k": kk, **evaluate_alignment(Za_te, Zb_te, yte, Za_tr, ytr, metric=metric),
                "fit_time": seconds}
         rows.append(row)
@@ -72,7 +77,8 @@ def run_demo(n_components=32, *, test_size=0.3, random_state=0, max_iter=None, n
         if contrastive:
             configs.append(("AlignXpert contrastive", {"similarity": "contrastive"}))
         for name, extra in configs:
-            est = AlignXpert(k, random_state=random_state, max_iter=max_iter, n_threads=n_threads, **extra)
+            est = AlignXpert(k, random_state=random_state, max_iter=max_iter, n_threads=n_threads, verbose=verbose,
+                             **extra)
             t0 = time.perf_counter()
             est.fit([Ltr, Rtr])
             seconds = time.perf_counter() - t0
@@ -85,6 +91,10 @@ def run_demo(n_components=32, *, test_size=0.3, random_state=0, max_iter=None, n
         print("", file=out)
         for note in notes:
             print(f"  note: {note}", file=out)
+    if plot is not None:
+        fig = plot_recall_curves(curves, title=f"digits halves, test split: left -> right (k={k})")
+        fig.savefig(plot, dpi=120)
+        print(f"\nrecall@k curves written to {plot}", file=out)
     return rows
 
 
