@@ -487,7 +487,7 @@ def main(argv=None):
              "docstring, step 5)."),
             ("kernels", "Kernel sensitivity (rbf vs linear vs polynomial vs cosine)", exp_kernels,
              "The similarity kernel varied, everything else default.  The paired linear and polynomial "
-             "similarities are unbounded below (see `docs/method.md`), so those paired fits are "
+             "similarities are unbounded below (see `docs/method.rst`), so those paired fits are "
              "expected to diverge: the tables report what the estimator returns (the best state before the "
              "loss went non-finite)."),
         ):

@@ -38,7 +38,7 @@ class AlignXpert(TransformerMixin, BaseEstimator):
     Minimizes ``- sum_{m<l} S(Z_m, Z_l) + lam sum_m ||W_m||^2 + alpha sum_m stress(X_m, Z_m)``
     over linear projections ``Z_m = Phi_m(X_m) W_m``.  The fit scales each view (centered,
     unit mean squared row norm), applies the feature map, starts from PCA + Procrustes
-    (``init``), picks gamma (``gamma=None``) and optimizes; ``docs/method.md`` gives the
+    (``init``), picks gamma (``gamma=None``) and optimizes; ``docs/method.rst`` gives the
     objective, each rule and why.
 
     Parameters
@@ -104,7 +104,9 @@ class AlignXpert(TransformerMixin, BaseEstimator):
     loss_curve_ : list of float, loss per iteration
     history_ : dict, per-term values per iteration (``similarity`` = sum of S over pairs,
         ``stress`` = sum over modalities, ``penalty`` = sum of ||W_m||^2)
-    stop_reason_ : str, converged_ : bool, fit_time_ : float (seconds)
+    stop_reason_ : str
+    converged_ : bool
+    fit_time_ : float, seconds
     dimension_search_ : list of dict or None
         One dict per candidate k: ``k``, ``similarity`` (held-out S averaged over pairs),
         ``stress`` (held-out, averaged over modalities), ``score`` (held-out MRR),
@@ -283,7 +285,7 @@ class AlignXpert(TransformerMixin, BaseEstimator):
             warnings.warn(
                 f"AlignXpert: the loss diverged (non-finite after {res.n_iter} iterations) with "
                 f"similarity={self.similarity!r}, kernel={self.kernel!r}, lam={self.lam}; the paired linear and "
-                f"polynomial similarities are unbounded below (see docs/method.md). Increase lam (linear), or "
+                f"polynomial similarities are unbounded below (see docs/method.rst). Increase lam (linear), or "
                 f"use similarity='contrastive' or kernel='rbf'/'cosine'. The projections kept are the best "
                 f"evaluated ones and are not meaningful.",
                 UserWarning, stacklevel=3,

@@ -1,6 +1,6 @@
 """What the estimator decides before optimizing: input scaling, the initial projections
 and the default similarity gamma.  The reasoning behind each rule is in
-``docs/method.md`` (sections "Scaling", "Initialization", "The gamma rule")."""
+``docs/method.rst`` ("The fit pipeline, step by step")."""
 from __future__ import annotations
 
 import numpy as np

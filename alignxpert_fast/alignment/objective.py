@@ -7,7 +7,7 @@ projections ``W_m`` of shape (p_m, k), ``Z_m = F_m W_m`` and
 
 with S a similarity term of :mod:`.similarity` and ``stress`` the normalized stress of
 :func:`alignxpert_fast.stress`.  ``dL/dW_m = F_m^T dL/dZ_m + 2 lam W_m``.  Which
-similarity / kernel pairs are bounded below is discussed in ``docs/method.md``; the
+similarity / kernel pairs are bounded below is discussed in ``docs/method.rst``; the
 optimizers stop on a non-finite loss and keep the best state.
 
 Memory: O(n (p + k)) per modality, plus the similarity's and the stress's blockwise

@@ -200,7 +200,7 @@ def minimize_lbfgs(objective, W0, *, max_iter=200, tol=1e-6, callbacks=None, ver
         x, f, stop, message = best["x"], best["f"], "interrupted", "KeyboardInterrupt: kept the best state"
     except _StopRun as exc:
         x, f, stop = best["x"], best["f"], exc.reason
-        message = "non-finite loss or gradient: kept the best state (see the boundedness note in docs/method.md)"
+        message = "non-finite loss or gradient: kept the best state (see the boundedness note in docs/method.rst)"
     result = OptimizationResult(params=objective.unpack(np.asarray(x), k), loss=float(f), n_iter=state["it"],
                                 loss_curve=loss_curve, history=history, stop_reason=stop,
                                 converged=stop == "tol", message=message, time=time.perf_counter() - t0)

@@ -16,7 +16,7 @@ def pca_projections(X_train, k, X_apply=()):
 
     The inputs are scaled as AlignXpert scales them (centered, divided by the root mean
     squared row norm of the training rows).  Uses the top min(k, d, n) principal axes
-    (deterministic signs: the largest |entry| of each axis positive) and pads with zero
+    (deterministic signs: the entry of largest magnitude of each axis positive) and pads with zero
     columns up to k, so modalities of different widths land in spaces of the same width.
     """
     X_train = np.asarray(X_train, dtype=np.float64)
