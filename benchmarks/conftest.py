@@ -1,4 +1,4 @@
-"""Shared machinery of the pytest-benchmark suites (STYLE.md section 9).
+"""Shared machinery of the pytest-benchmark suites.
 
 Run (never two benchmark sessions at once on the 2-core machines)::
 
@@ -27,8 +27,12 @@ for every implementation except ``gemm``, which this file builds.  A group
 it applies, and ours for backend in ("native", "numba") x n_threads in (1, 2).
 Baselines get their thread count through a threadpoolctl BLAS limit; ours through
 ``n_threads``.  Every case stores in ``benchmark.extra_info``: impl, label, backend,
-n_threads, dtype, shape, ratio_to_gemm (median / median of the GEMM baseline with the
-same thread count, measured once per group and session), peak_memory_mb (peak extra
+n_threads, dtype, shape, ratio_to_gemm (median over rounds of time / time of the GEMM
+baseline run right before it, with the same thread count: every timed round of a case
+is interleaved with one GEMM call, so machine noise hits both), ratio_spread (the
+min-max of those per-round ratios), loadavg_1m / loadavg_1m_after and load_exceeded
+(True when the 1-minute load average passed the core count, so the ratio is not
+trustworthy; report.py marks it), peak_memory_mb (peak extra
 resident memory of one call, output included), output_mb, tracemalloc_peak_mb and
 first_call_s (the warm-up call, which includes Numba JIT compilation on the first use
 of a kernel signature; ``jit_s`` is first_call_s minus the median).
@@ -508,15 +512,32 @@ class Runner:
         jit_key = (case.backend, case.op, case.dtype)
         first_use = case.impl == "ours" and jit_key not in self.seen
         load1 = os.getloadavg()[0]
+        # every round of a non-GEMM case is preceded by one GEMM call of the same shape and
+        # thread count (pedantic's untimed setup), timed here: paired ratios per round
+        paired = []
+        setup = None
+        if case.impl != "gemm":
+            gcase = dataclasses.replace(case, impl="gemm", backend=None)
+            gfn, _ = gemm_baseline(gcase, data)
+
+            def setup():
+                with thread_limit(gcase):
+                    t0 = time.perf_counter()
+                    gfn()
+                    paired.append(time.perf_counter() - t0)
+
         with thread_limit(case):
-            benchmark.pedantic(timer, rounds=case.rounds, warmup_rounds=case.warmup_rounds, iterations=1)
+            benchmark.pedantic(timer, setup=setup, rounds=case.rounds, warmup_rounds=case.warmup_rounds,
+                               iterations=1)
+        load_after = os.getloadavg()[0]
         if case.impl == "ours":
             self.seen.add(jit_key)
         median = _median(benchmark)
         info = dict(
             impl=case.impl, label=case.label, backend=case.backend, n_threads=case.n_threads, dtype=case.dtype,
             shape=shape_str(case.shape_dict), op=case.op, rounds=case.rounds, warmup_rounds=case.warmup_rounds,
-            first_call_s=timer.first_call_s, loadavg_1m=load1, scale="small" if case.small else "full",
+            first_call_s=timer.first_call_s, loadavg_1m=load1, loadavg_1m_after=load_after,
+            load_exceeded=max(load1, load_after) > (os.cpu_count() or 1), scale="small" if case.small else "full",
         )
         if note:
             info["gemm_mode" if case.impl == "gemm" else "note"] = note
@@ -527,11 +548,18 @@ class Runner:
         if median is not None:
             if case.impl == "gemm":
                 self.gemm[(case.group, case.n_threads)] = (median, "benchmark")
-                gm, src = median, "benchmark"
                 info["gflops"] = gemm_flops(case) / median / 1e9
+                info.update(ratio_to_gemm=1.0, gemm_median_s=median, gemm_source="benchmark")
             else:
-                gm, src = self._gemm_median(case, data)
-            info.update(ratio_to_gemm=median / gm, gemm_median_s=gm, gemm_source=src)
+                times = list(benchmark.stats.stats.data)[-case.rounds:]
+                gemm_times = paired[-len(times):]
+                if len(gemm_times) == len(times) and times:
+                    ratios = [t / g for t, g in zip(times, gemm_times)]
+                    info.update(ratio_to_gemm=statistics.median(ratios), ratio_spread=[min(ratios), max(ratios)],
+                                gemm_median_s=statistics.median(gemm_times), gemm_source="interleaved")
+                else:  # pragma: no cover - pytest-benchmark without setup rounds
+                    gm, src = self._gemm_median(case, data)
+                    info.update(ratio_to_gemm=median / gm, gemm_median_s=gm, gemm_source=src)
         mode = mem_mode(case, not benchmark.disabled)
         if mode == "child":
             mem = measure_peak_child(case)

@@ -43,6 +43,7 @@ def rows_from(data, threads=None, group=None):
             "group": b["group"], "impl": info["impl"], "backend": info.get("backend"),
             "n_threads": info.get("n_threads"), "median": b["stats"]["median"],
             "ratio": info.get("ratio_to_gemm"), "peak": info.get("peak_memory_mb"),
+            "spread": info.get("ratio_spread"), "loaded": bool(info.get("load_exceeded")),
             "jit": info.get("jit_s") if info.get("first_call_includes_jit") else None,
             "first": info.get("first_call_s"),
         })
@@ -66,14 +67,18 @@ def label(r):
 
 def table(data, threads=None, group=None):
     rows = rows_from(data, threads, group)
-    out = ["| group | implementation | median s | ratio to GEMM | peak MB |",
+    out = ["| group | implementation | median s | ratio to GEMM (spread) | peak MB |",
            "|---|---|---:|---:|---:|"]
     last = None
     for r in rows:
         g = r["group"] if r["group"] != last else ""
         last = r["group"]
-        out.append(f"| {g} | {label(r)} | {_fmt_time(r['median'])} | "
-                   f"{_fmt(r['ratio'], '.2f')} | {_fmt(r['peak'], '.1f')} |")
+        ratio = _fmt(r["ratio"], ".2f")
+        if r.get("spread") and r["impl"] != "gemm":
+            ratio += f" ({r['spread'][0]:.2f}-{r['spread'][1]:.2f})"
+        if r.get("loaded"):
+            ratio += " (load > cores: not trustworthy)"
+        out.append(f"| {g} | {label(r)} | {_fmt_time(r['median'])} | {ratio} | {_fmt(r['peak'], '.1f')} |")
     jit = [r for r in rows if r["jit"] is not None]
     notes = []
     mi = data.get("machine_info", {})
@@ -91,7 +96,8 @@ def table(data, threads=None, group=None):
     if loads and ncpu and max(loads) > 0.5 * ncpu:
         notes.append(f"Warning: the 1-minute load average reached {max(loads):.1f} on {ncpu} CPUs during the run; "
                      "other processes competed for the cores, so timings (2-thread ones most) are pessimistic.")
-    notes.append("Ratio: median / median of the GEMM baseline of the same shape with the same thread count. "
+    notes.append("Ratio: median over rounds of time / time of the GEMM of the same shape and thread count run right "
+                 "before it (interleaved), with the min-max of the per-round ratios. "
                  "Peak MB: peak extra resident memory of one call, output included.")
     for r in jit:
         notes.append(f"Numba first use ({r['group']}, {r['n_threads']}t): first call {r['first']:.3g} s, "
