@@ -19,8 +19,9 @@ def _describe(x):
 def check_matrix(X, name="X", *, dtype=None, allow_empty=False, ensure_finite=True, min_rows=1):
     """Validate a 2-D float array and return it C-contiguous.
 
-    Integer and bool arrays are converted to float64 (as scikit-learn does); float16 to
-    float32.  Complex, object, string and datetime dtypes raise TypeError.  Fortran-ordered
+    Accepts NumPy arrays, anything exposing ``__array__`` (CPU torch / JAX arrays, without
+    a copy where the layout allows) or only ``__dlpack__``.  Integer and bool arrays are
+    converted to float64 (as scikit-learn does); float16 to float32.  Complex, object, string and datetime dtypes raise TypeError.  Fortran-ordered
     or strided arrays are copied to C order (one extra copy of X).
 
     Parameters
@@ -34,8 +35,11 @@ def check_matrix(X, name="X", *, dtype=None, allow_empty=False, ensure_finite=Tr
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
         raise TypeError(f"{name} is a sparse matrix ({_describe(X)}); pass a dense array (X.toarray())")
     try:
-        arr = np.asarray(X)
-    except Exception as exc:  # ragged lists and the like
+        if not isinstance(X, np.ndarray) and not hasattr(X, "__array__") and hasattr(X, "__dlpack__"):
+            arr = np.from_dlpack(X)  # a CPU tensor exposing only DLPack: no copy
+        else:
+            arr = np.asarray(X)
+    except Exception as exc:  # ragged lists, non-CPU DLPack tensors and the like
         raise ValueError(f"{name} could not be converted to a numeric array: {exc}") from None
     kind = arr.dtype.kind
     if kind in "biu":
@@ -104,7 +108,12 @@ def result_dtype(*arrays):
         if a is None:
             continue
         try:
-            dt = np.asarray(a).dtype if not hasattr(a, "dtype") else a.dtype
+            if hasattr(a, "dtype"):
+                dt = a.dtype
+            elif hasattr(a, "__dlpack__") and not hasattr(a, "__array__"):
+                dt = np.from_dlpack(a).dtype
+            else:
+                dt = np.asarray(a).dtype
         except Exception:  # ragged lists and the like: check_matrix reports it by name
             kinds.append(False)
             continue

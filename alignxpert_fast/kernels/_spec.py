@@ -60,11 +60,14 @@ def check_kernel_name(kernel, argname="kernel"):
     return ALIASES[kernel]
 
 
-def kernel_params(kernel, n_features, gamma=None, degree=3, coef0=1, given=()):
+def kernel_params(kernel, n_features, gamma=None, degree=3, coef0=1, given=(), sklearn_compat=False):
     """Validate and complete the parameters of ``kernel`` -> dict(gamma, degree, coef0).
 
-    ``gamma=None`` means ``1 / n_features``.  Parameters in ``given`` that the kernel
-    does not read get a UserWarning that names them.
+    ``gamma=None`` means ``1 / n_features``.  The compiled paths need ``gamma > 0`` and an
+    integer ``degree >= 1``; with ``sklearn_compat`` (the Gram functions, which handle the
+    rest in NumPy) ``gamma >= 0`` (0: a constant kernel) and any real ``degree > 0`` are
+    accepted as in scikit-learn, an integral degree returned as an int.  Parameters in
+    ``given`` that the kernel does not read get a UserWarning that names them.
     """
     reads = SPECS[kernel].params
     for name in given:
@@ -72,9 +75,16 @@ def kernel_params(kernel, n_features, gamma=None, degree=3, coef0=1, given=()):
             warnings.warn(f"parameter {name!r} is ignored by the {kernel!r} kernel", UserWarning, stacklevel=4)
     if gamma is None:
         gamma = 1.0 / n_features
-    gamma = check_scalar(gamma, "gamma", lower=0, include_lower=False) if "gamma" in reads else 1.0
+    if "gamma" in reads:
+        gamma = check_scalar(gamma, "gamma", lower=0, include_lower=sklearn_compat)
+    else:
+        gamma = 1.0
     if "degree" in reads:
-        degree = check_scalar(degree, "degree", lower=1, integer=True)
+        if sklearn_compat:
+            degree = check_scalar(degree, "degree", lower=0, include_lower=False)
+            degree = int(degree) if float(degree).is_integer() else degree
+        else:
+            degree = check_scalar(degree, "degree", lower=1, integer=True)
         coef0 = check_scalar(coef0, "coef0")
     else:
         degree, coef0 = 1, 0.0
