@@ -18,12 +18,13 @@
 #include <omp.h>
 #endif
 
-// AVX2+FMA clones of the element-wise epilogues (Gram tiles, stress rows), chosen at
-// load time by the CPU (GCC ifunc); the build itself stays at the baseline ISA (no
-// -march=native).  SSE2 alone is ~3x slower for the exp epilogue.  Define AXF_NO_CLONES
-// to disable.
+// Clones of the element-wise epilogues (Gram tiles, stress rows, contrastive tiles) for
+// x86-64-v4 (AVX-512 F/BW/DQ/VL) and x86-64-v3 (AVX2 + FMA together: a "avx2,fma"
+// clone list would make two clones, one without FMA), chosen at load time by the CPU (GCC
+// ifunc); the build itself stays at the baseline ISA (no -march=native).  SSE2 alone is
+// ~3x slower for the exp epilogue.  Define AXF_NO_CLONES to disable.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(AXF_NO_CLONES)
-#define AXF_CLONES __attribute__((target_clones("avx2,fma", "default")))
+#define AXF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define AXF_CLONES
 #endif

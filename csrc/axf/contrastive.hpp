@@ -38,13 +38,9 @@
 #include "gram.hpp"
 #include "vexp.hpp"
 
-// The tile epilogues here run several exponentials per logit (about as many flops as the
-// gemm): besides AVX2 they get an AVX-512 clone, chosen at load time like AXF_CLONES.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(AXF_NO_CLONES)
-#define AXF_CLONES_WIDE __attribute__((target_clones("avx512f", "avx2,fma", "default")))
-#else
-#define AXF_CLONES_WIDE
-#endif
+// The tile epilogues here run several exponentials per logit: the same clones as every
+// other epilogue (AXF_CLONES: x86-64-v4, x86-64-v3, default).
+#define AXF_CLONES_WIDE AXF_CLONES
 
 namespace axf {
 
