@@ -24,7 +24,11 @@
 // ifunc); the build itself stays at the baseline ISA (no -march=native).  SSE2 alone is
 // ~3x slower for the exp epilogue.  Define AXF_NO_CLONES to disable.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(AXF_NO_CLONES)
+#if __GNUC__ >= 11  // the x86-64-vN levels
 #define AXF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define AXF_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#endif
 #else
 #define AXF_CLONES
 #endif
