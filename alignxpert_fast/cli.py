@@ -11,7 +11,7 @@ Subcommands (``demo`` is the default when none is given)::
     alignxpert-fast bench-kernels [--n 4000] [--dtype float32] [--backends native,numba]
     alignxpert-fast config
 
-``demo`` fits AlignXpert (default settings, then the contrastive mode) on the built-in
+``demo`` fits AlignXpert (default settings, then the paper's paired formulation) on the built-in
 digits halves (left / right image halves of scikit-learn's 8x8 digits, a fixed seeded
 train/test split) and prints a table against baselines that need nothing extra: PCA per
 modality, PCA + orthogonal Procrustes (AlignXpert's initialization) and scikit-learn's
@@ -37,7 +37,8 @@ import sys
 import numpy as np
 
 from ._show import show_config
-from .alignment._params import FEATURE_MAPS, SIMILARITIES, SIMILARITY_KERNELS, SOLVERS, check_param
+from .alignment._params import (FEATURE_MAPS, INITS, SIMILARITIES, SIMILARITY_KERNELS, SOLVERS, STRESS_KINDS,
+                                check_param)
 from .alignment.estimator import AlignXpert
 from .evaluation.bench import bench_kernels
 from .evaluation.demo import run_demo
@@ -159,7 +160,7 @@ def _build_parser():
     sub = parser.add_subparsers(dest="command", metavar="{demo,fit,transform,evaluate,bench-kernels,config}")
 
     p = sub.add_parser("demo", help="fit on the built-in digits halves and compare with baselines (default)",
-                       description="Fit AlignXpert (default settings, then contrastive) on the digits halves and "
+                       description="Fit AlignXpert (default settings, then the paper's paired mode) on the digits halves and "
                                    "print retrieval / transfer / fit time against PCA, PCA+Procrustes and CCA.")
     p.add_argument("--n-components", type=_positive_int, default=32, help="shared dimension k (default 32)")
     p.add_argument("--test-size", type=_param_type("validation_fraction"), default=0.3,
@@ -169,7 +170,7 @@ def _build_parser():
     p.add_argument("--n-threads", type=_n_threads_type, default=None, help="kernel threads (default: all cores)")
     p.add_argument("--metric", choices=METRICS, default="cosine", help="retrieval score (default cosine)")
     p.add_argument("--no-cca", action="store_true", help="skip the scikit-learn CCA baseline")
-    p.add_argument("--no-contrastive", action="store_true", help="skip the contrastive AlignXpert row")
+    p.add_argument("--no-contrastive", action="store_true", help="skip the paper's paired AlignXpert row")
     p.add_argument("--verbose", action="store_true", help="print the fits' progress")
     p.add_argument("--plot", default=None, metavar="FILE.png",
                    help="write the recall@k curves of every method to this image (needs matplotlib)")
@@ -183,13 +184,19 @@ def _build_parser():
                         "are the modalities")
     p.add_argument("--model", required=True, help="output model file (.npz)")
     p.add_argument("--n-components", type=_n_components_type, default=32, help="k: positive int or 'auto'")
-    p.add_argument("--similarity", choices=SIMILARITIES, default="paired")
-    p.add_argument("--kernel", choices=SIMILARITY_KERNELS, default="rbf", help="similarity kernel")
+    d = AlignXpert().get_params()  # the CLI's defaults are the estimator's
+    p.add_argument("--similarity", choices=SIMILARITIES, default=d["similarity"])
+    p.add_argument("--kernel", choices=SIMILARITY_KERNELS, default=d["kernel"], help="similarity kernel")
     p.add_argument("--gamma", type=_param_type("gamma"), default=None, help="similarity kernel gamma (default: scaled)")
-    p.add_argument("--temperature", type=_param_type("temperature"), default=0.1, help="contrastive temperature")
-    p.add_argument("--alpha", type=_param_type("alpha"), default=0.1, help="stress weight (default 0.1)")
-    p.add_argument("--lam", type=_param_type("lam"), default=1e-3, help="||W||^2 weight (default 1e-3)")
-    p.add_argument("--feature-map", choices=FEATURE_MAPS, default="linear")
+    p.add_argument("--temperature", type=_param_type("temperature"), default=d["temperature"],
+                   help=f"contrastive temperature (default {d['temperature']})")
+    p.add_argument("--alpha", type=_param_type("alpha"), default=d["alpha"], help=f"stress weight (default {d['alpha']})")
+    p.add_argument("--lam", type=_param_type("lam"), default=d["lam"], help=f"||W||^2 weight (default {d['lam']})")
+    p.add_argument("--stress", choices=STRESS_KINDS, default=d["stress"], help="the paper's stress or its square")
+    p.add_argument("--feature-map", choices=FEATURE_MAPS, default=d["feature_map"])
+    p.add_argument("--init", choices=INITS, default=d["init"], help=f"start (default {d['init']})")
+    p.add_argument("--no-early-stopping", dest="early_stopping", action="store_false",
+                   help="fit on all pairs to convergence (default: early stopping on held-out MRR)")
     p.add_argument("--n-landmarks", type=_positive_int, default=None, help="Nystroem landmarks")
     p.add_argument("--solver", choices=SOLVERS, default="auto")
     p.add_argument("--max-iter", type=_positive_int, default=None)
@@ -246,7 +253,8 @@ def _cmd_demo(args, parser):
 
 def _cmd_fit(args, parser):
     est = AlignXpert(args.n_components, similarity=args.similarity, kernel=args.kernel, gamma=args.gamma,
-                     temperature=args.temperature, alpha=args.alpha, lam=args.lam, feature_map=args.feature_map,
+                     temperature=args.temperature, alpha=args.alpha, lam=args.lam, stress=args.stress,
+                     feature_map=args.feature_map, init=args.init, early_stopping=args.early_stopping,
                      n_landmarks=args.n_landmarks, solver=args.solver, max_iter=args.max_iter, tol=args.tol,
                      batch_size=args.batch_size, random_state=args.random_state, verbose=args.verbose,
                      n_threads=args.n_threads)

@@ -37,7 +37,8 @@ Experiments
 ``--readme README.md`` also writes the tables into the README's experiments section
 (between its ``experiments:start`` / ``experiments:end`` markers).
 
-Every fit uses the estimator's defaults except the varied parameter, ``random_state=0``,
+Every fit uses the paper's formulation (``PAPER``, the estimator's defaults before the
+quality work) except the varied parameter, ``random_state=0``,
 ``n_threads=1`` (BLAS limited to one thread too), and ``max_iter`` capped at
 ``MAX_ITER`` (the fits that reach it are marked in the tables).
 
@@ -57,6 +58,7 @@ import warnings
 import numpy as np
 
 from alignxpert_fast import AlignXpert, __version__
+from alignxpert_fast.alignment.estimator import PAPER as PAPER_SETTINGS
 from alignxpert_fast.evaluation import (cca_projections, evaluate_alignment, pca_projections, procrustes_align,
                                         train_test_split_indices as _split)
 from alignxpert_fast.datasets import load_digits_halves, make_paired_modalities
@@ -65,6 +67,9 @@ from alignxpert_fast import stress
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_ITER = 100
 SEED = 0
+# These experiments study the paper's formulation: every fit starts from these settings and
+# varies one of them.  The defaults are measured against the baselines by benchmarks/quality.py.
+PAPER = dict(PAPER_SETTINGS)
 TEST_SIZE = 0.3
 
 
@@ -98,7 +103,8 @@ class Runner:
         self.log = log
 
     def fit(self, dataset, **params):
-        defaults = AlignXpert().get_params()
+        defaults = {**AlignXpert().get_params(), **PAPER}
+        params = {**PAPER, **params}
         full = {name: value for name, value in params.items() if defaults.get(name, object()) != value}
         key = (dataset, tuple(sorted(full.items(), key=lambda kv: kv[0])))
         if key in self.cache:

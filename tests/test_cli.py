@@ -32,9 +32,9 @@ def test_demo_quick_runs_and_prints_table(capsys):
     assert main(["demo", "--quick", "--max-iter", "3", "--n-threads", "1"]) == 0
     out = capsys.readouterr().out
     for text in ("method", "R@1", "R@10", "MRR", "P@10", "transfer", "fit (s)", "PCA per modality",
-                 "PCA + Procrustes", "CCA (scikit-learn)", "AlignXpert paired", "AlignXpert contrastive"):
+                 "PCA + Procrustes", "CCA (scikit-learn)", "AlignXpert defaults", "AlignXpert paired (paper)"):
         assert text in out
-    row = next(line for line in out.splitlines() if line.startswith("AlignXpert paired"))
+    row = next(line for line in out.splitlines() if line.startswith("AlignXpert defaults"))
     values = [float(v) for v in row.split()[2:]]
     assert len(values) == 7 and all(np.isfinite(values))
     assert all(0.0 <= v <= 1.0 for v in values[1:6])
@@ -44,7 +44,7 @@ def test_demo_is_the_default_command(capsys):
     pytest.importorskip("sklearn")
     assert main(["--quick", "--max-iter", "2", "--n-threads", "1", "--no-cca", "--no-contrastive"]) == 0
     out = capsys.readouterr().out
-    assert "AlignXpert paired" in out and "CCA (scikit-learn)" not in out and "contrastive" not in out
+    assert "AlignXpert defaults" in out and "CCA (scikit-learn)" not in out and "paper" not in out
 
 
 def test_run_demo_returns_rows():
@@ -55,7 +55,7 @@ def test_run_demo_returns_rows():
 
     rows = run_demo(8, max_iter=2, n_threads=1, quick=True, contrastive=False, file=io.StringIO())
     assert [r["method"] for r in rows] == ["PCA per modality", "PCA + Procrustes", "CCA (scikit-learn)",
-                                           "AlignXpert paired"]
+                                           "AlignXpert defaults"]
     for r in rows:
         assert r["k"] == 8 and set(r) >= {"R@1", "R@10", "MRR", "P@k", "transfer", "fit_time"}
 

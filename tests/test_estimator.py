@@ -22,6 +22,8 @@ def _single_thread():
 
 
 FAST = dict(max_iter=15, random_state=0)
+# the paper's formulation (the estimator's defaults before the quality work)
+from alignxpert_fast.alignment.estimator import PAPER  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def _msq(Z):
 # ---------------------------------------------------------------- fit / transform
 @pytest.mark.parametrize("k", [3, 20])  # below and above both widths
 def test_fit_transform_shapes_two_views(views2, k):
-    est = AlignXpert(n_components=k, **FAST).fit(views2)
+    est = AlignXpert(n_components=k, feature_map="linear", **FAST).fit(views2)
     Z = est.transform(views2)
     assert [z.shape for z in Z] == [(120, k), (120, k)]
     assert [W.shape for W in est.components_] == [(12, k), (6, k)]
@@ -87,7 +89,7 @@ def test_every_bounded_similarity_kernel_fits(views2, kernel):
 
 @pytest.mark.parametrize("kernel, lam", [("poly", 1.0), ("linear", 1e-3)])
 def test_unbounded_paired_similarity_warns_and_stops(views2, kernel, lam):
-    est = AlignXpert(n_components=4, kernel=kernel, lam=lam, **FAST)
+    est = AlignXpert(n_components=4, **{**PAPER, "kernel": kernel, "lam": lam}, **FAST)
     with pytest.warns(UserWarning, match="the loss diverged"):
         est.fit(views2)
     assert est.stop_reason_ == "nonfinite"
@@ -103,23 +105,25 @@ def test_contrastive_poly_and_linear_are_bounded(views2, kernel):
 # -------------------------------------------------------------- defaults, collapse
 def test_default_settings_do_not_collapse():
     views = make_paired_modalities(300, dims=(16, 8), n_latent=4, noise=0.2, random_state=3)[0]
-    est = AlignXpert(n_components=16, random_state=0).fit(views)
-    ratios = [_msq(Z) for Z in est.transform(views)]  # scaled inputs have mean squared norm 1
+    est = AlignXpert(n_components=16, random_state=0, **PAPER).fit(views)
+    # transform applies one common output factor (output_scale_); the fitted scale is before it
+    ratios = [_msq(Z / est.output_scale_) for Z in est.transform(views)]  # scaled inputs: 1
     assert min(ratios) > 0.5, ratios
     assert est.history_["stress"][-1] < 0.5
     # the same objective without the stress term does collapse (the test can fail)
-    collapsed = AlignXpert(n_components=16, random_state=0, alpha=0.0).fit(views)
-    assert max(_msq(Z) for Z in collapsed.transform(views)) < 0.05
+    collapsed = AlignXpert(n_components=16, random_state=0, **{**PAPER, "alpha": 0.0}).fit(views)
+    assert max(_msq(Z / collapsed.output_scale_) for Z in collapsed.transform(views)) < 0.05
 
 
 def test_default_gamma_rules(views2):
-    paired = AlignXpert(n_components=12, **FAST).fit(views2)
-    contrastive = AlignXpert(n_components=12, similarity="contrastive", **FAST).fit(views2)
-    # contrastive: 1 / (mean squared distance of Z0) = 0.5 when k >= d (isometric init)
-    assert contrastive.gamma_ == pytest.approx(0.5, rel=1e-6)
+    paired = AlignXpert(n_components=12, **PAPER, **FAST).fit(views2)
+    contrastive = AlignXpert(n_components=12, **{**PAPER, "similarity": "contrastive"}, **FAST).fit(views2)
+    # contrastive: 1 / (mean squared distance of Z0) = 0.5 when k >= d (isometric init; the
+    # columns beyond d_m start with small random entries, hence the 1 % tolerance)
+    assert contrastive.gamma_ == pytest.approx(0.5, rel=1e-2)
     assert 0 < paired.gamma_ < contrastive.gamma_
-    assert AlignXpert(n_components=12, kernel="cosine", **FAST).fit(views2).gamma_ is None
-    assert AlignXpert(n_components=12, gamma=2.0, **FAST).fit(views2).gamma_ == 2.0
+    assert AlignXpert(n_components=12, **{**PAPER, "kernel": "cosine"}, **FAST).fit(views2).gamma_ is None
+    assert AlignXpert(n_components=12, gamma=2.0, **PAPER, **FAST).fit(views2).gamma_ == 2.0
 
 
 def test_inputs_are_scaled_to_unit_mean_squared_norm(views2):
@@ -193,7 +197,7 @@ def test_callback_true_stops_the_run(views2, solver):
         seen.append((iteration, loss, [W.shape for W in params]))
         return iteration >= 3
 
-    est = AlignXpert(n_components=4, solver=solver, max_iter=50, random_state=0, init="random")
+    est = AlignXpert(n_components=4, solver=solver, max_iter=50, random_state=0, **{**PAPER, "init": "random"})
     est.fit(views2, callbacks=cb)
     assert est.n_iter_ == 3 and est.stop_reason_ == "callback"
     assert [s[0] for s in seen] == [1, 2, 3]
@@ -228,7 +232,7 @@ def test_verbose_prints_progress(views2, capsys):
 
 
 def test_solver_auto_resolution(views2):
-    est = AlignXpert()
+    est = AlignXpert(similarity="paired")
     assert est._resolve_solver(10000) == "lbfgs" and est._resolve_solver(10001) == "adam"
     assert AlignXpert(similarity="contrastive")._resolve_solver(6000) == "adam"
 
@@ -257,10 +261,10 @@ def test_get_set_params_and_sklearn_clone(views2):
 
     est = AlignXpert(n_components=7, kernel="cosine", dimension_grid=[2, 3], random_state=3)
     params = est.get_params()
-    assert params["n_components"] == 7 and params["kernel"] == "cosine" and params["alpha"] == 0.1
+    assert params["n_components"] == 7 and params["kernel"] == "cosine" and params["alpha"] == 0.5
     c = clone(est)
     assert c is not est and c.get_params() == params
-    assert est.set_params(alpha=0.5, lam=0.1) is est and est.alpha == 0.5
+    assert est.set_params(alpha=0.7, lam=0.1) is est and est.alpha == 0.7
     with pytest.raises(ValueError, match="Invalid parameter 'alhpa'"):
         est.set_params(alhpa=1.0)
     fitted = AlignXpert(n_components=3, **FAST).fit(views2)
@@ -270,8 +274,8 @@ def test_get_set_params_and_sklearn_clone(views2):
 def test_repr_shows_non_default_params():
     assert repr(AlignXpert()) == "AlignXpert()"
     # scikit-learn's BaseEstimator repr: non-default parameters in name order
-    assert repr(AlignXpert(n_components=8, kernel="cosine", alpha=0.5)) == \
-        "AlignXpert(alpha=0.5, kernel='cosine', n_components=8)"
+    assert repr(AlignXpert(n_components=8, kernel="rbf", alpha=0.7)) == \
+        "AlignXpert(alpha=0.7, kernel='rbf', n_components=8)"
 
 
 # ----------------------------------------------------------------- save / load
@@ -363,7 +367,7 @@ def test_minibatch_fit_never_copies_the_inputs():
     views = [latent @ rng.standard_normal((4, 40)) + 0.1 * rng.standard_normal((n, 40)),
              latent @ rng.standard_normal((4, 30)) + 0.1 * rng.standard_normal((n, 30))]
     inputs = sum(v.nbytes for v in views)
-    est = AlignXpert(n_components=8, solver="adam", max_iter=30, batch_size=256, random_state=0)
+    est = AlignXpert(n_components=8, solver="adam", max_iter=30, batch_size=256, random_state=0, **PAPER)
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()

@@ -15,10 +15,12 @@ from ..kernels._spec import ALIASES as KERNEL_ALIASES
 
 SIMILARITIES = ("paired", "contrastive")
 SIMILARITY_KERNELS = tuple(sorted(KERNEL_ALIASES))
-FEATURE_MAP_ALIASES = {"linear": "linear", "identity": "linear", "rbf": "rbf", "poly": "poly", "polynomial": "poly"}
-FEATURE_MAPS = ("linear", "rbf", "poly")
+FEATURE_MAP_ALIASES = {"linear": "linear", "identity": "linear", "rbf": "rbf", "poly": "poly", "polynomial": "poly",
+                       "linear+rbf": "linear+rbf", "residual": "linear+rbf"}
+FEATURE_MAPS = ("linear", "rbf", "poly", "linear+rbf")
 SOLVERS = ("auto", "lbfgs", "adam")
-INITS = ("pca", "random")
+INITS = ("cca", "pca", "random")
+STRESS_KINDS = ("kruskal", "squared")
 
 # numeric parameters: keyword arguments of check_scalar; "optional" ones also accept None
 _SCALARS = {
@@ -35,6 +37,8 @@ _SCALARS = {
     "max_iter": dict(lower=1, integer=True, optional=True),
     "tol": dict(lower=0, optional=True),
     "batch_size": dict(lower=2, integer=True),
+    "init_reg": dict(lower=0),
+    "n_iter_no_change": dict(lower=1, integer=True),
     "learning_rate": dict(lower=0, include_lower=False),
     "validation_fraction": dict(lower=0, upper=1, include_lower=False, include_upper=False),
     "verbose": dict(lower=0, integer=True),
@@ -46,7 +50,9 @@ _CHOICES = {
     "feature_map": FEATURE_MAP_ALIASES,
     "solver": {s: s for s in SOLVERS},
     "init": {s: s for s in INITS},
+    "stress": {s: s for s in STRESS_KINDS},
 }
+_BOOLS = ("early_stopping",)
 
 
 def check_param(name, value):
@@ -57,6 +63,10 @@ def check_param(name, value):
         if not isinstance(value, str) or value not in choices:
             raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
         return choices[value]
+    if name in _BOOLS:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {value!r} of type {type(value).__name__}")
+        return bool(value)
     if name == "n_components":
         return check_n_components(value)
     if name == "random_state":
@@ -94,5 +104,6 @@ def check_dimension_grid(grid):
 def check_params(params):
     """Check a dict of parameters (as ``get_params()`` returns); unknown names pass through."""
     for name, value in params.items():
-        if name in _SCALARS or name in _CHOICES or name in ("n_components", "random_state", "dimension_grid"):
+        if name in _SCALARS or name in _CHOICES or name in _BOOLS or name in (
+                "n_components", "random_state", "dimension_grid"):
             check_param(name, value)

@@ -59,9 +59,10 @@ def dimension_search(est, Xs, rng):
             for b in range(M):
                 if a != b:
                     scores.append(mean_reciprocal_rank(Zs[a], Zs[b], metric=metric))
-                if a < b:
-                    sims.append(cand._similarity_value(Zs[a], Zs[b]))
-        st = float(np.mean([stress(Xv[m], Zs[m], n_threads=est.n_threads, backend=est.backend) for m in range(M)]))
+                if a < b:  # the objective's terms are those of the unscaled projections
+                    sims.append(cand._similarity_value(Zs[a] / cand.output_scale_, Zs[b] / cand.output_scale_))
+        st = float(np.mean([stress(Xv[m], Zs[m] / cand.output_scale_, n_threads=est.n_threads, backend=est.backend)
+                            for m in range(M)]))
         rec = {"k": int(k), "similarity": float(np.mean(sims)), "stress": st, "score": float(np.mean(scores)),
                "time": float(elapsed)}
         records.append(rec)

@@ -8,8 +8,6 @@ through :mod:`.dimension_search`; ``save`` / ``load`` through :mod:`.persistence
 from __future__ import annotations
 
 import numbers
-import time
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -22,14 +20,15 @@ from . import persistence
 from ._params import check_param, check_params
 from ..evaluation.metrics import mean_reciprocal_rank
 from .dimension_search import dimension_search, retrieval_metric
-from .feature_maps import make_feature_map
-from .init import INIT_SAMPLES, default_gamma, fit_scaling, init_projections, scale_rows, subsample
-from .objective import AlignXpertObjective
-from .optim import minimize_adam, minimize_lbfgs
-from .rowmap import RowMap
+from .fitting import fit_fixed_k
+from .init import scale_rows
 from .similarity import contrastive_similarity_and_grad, paired_similarity_and_grad
 
-__all__ = ["AlignXpert", "NotFittedError"]
+__all__ = ["AlignXpert", "NotFittedError", "PAPER"]
+
+# The paper's formulation (arXiv 2503.07636), for comparisons: AlignXpert(**PAPER)
+PAPER = {"similarity": "paired", "kernel": "rbf", "temperature": 0.1, "alpha": 0.1, "lam": 1e-3, "stress": "kruskal",
+         "feature_map": "linear", "init": "pca", "early_stopping": False}
 
 
 class AlignXpert(TransformerMixin, BaseEstimator):
@@ -46,20 +45,23 @@ class AlignXpert(TransformerMixin, BaseEstimator):
     n_components : int >= 1 or "auto", default=32
         Shared dimension k (may exceed some or all input widths).  "auto": scan
         ``dimension_grid`` on a held-out split (see ``dimension_search_``).
-    similarity : {"paired", "contrastive"}, default="paired"
-    kernel : {"rbf", "cosine", "poly", "polynomial", "linear"}, default="rbf"
+    similarity : {"paired", "contrastive"}, default="contrastive"
+    kernel : {"rbf", "cosine", "poly", "polynomial", "linear"}, default="cosine"
         Similarity kernel kappa.  The paired linear / poly similarities are unbounded
         (see the objective's boundedness note): use a large ``lam`` or the contrastive mode.
     gamma : float > 0, default=None
         Similarity kernel gamma (rbf, poly); None: data-scaled, see module docstring.
     degree, coef0 : poly similarity kernel parameters (default 3, 1.0).
-    temperature : float > 0, default=0.1
+    temperature : float > 0, default=0.3
         Contrastive mode: logits are kappa / temperature.
-    alpha : float >= 0, default=0.1
+    alpha : float >= 0, default=0.5
         Weight of the stress term (0 disables it; the RBF similarity then collapses Z).
-    lam : float >= 0, default=1e-3
+    lam : float >= 0, default=0.03
         Weight of ``sum_m ||W_m||_F^2``.
-    feature_map : {"linear", "rbf", "poly"}, default="linear"
+    stress : {"kruskal", "squared"}, default="kruskal"
+        The paper's normalized stress, or its square (smooth at zero stress).
+    feature_map : {"linear", "rbf", "poly", "linear+rbf"}, default="linear+rbf"
+        ``"linear+rbf"``: ``[X, Nystroem_rbf(X)]``, so every linear solution stays reachable.
     n_landmarks : int, default=None
         Nyström landmarks (None: min(n, 1000)).
     map_gamma, map_degree, map_coef0 : Nyström kernel parameters (map_gamma=None:
@@ -73,11 +75,21 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         Adam minibatch rows.
     learning_rate : float, default=0.01
         Adam initial step (decays as 1/sqrt(1 + t / (max_iter/10))).
-    init : {"pca", "random"}, default="pca"
+    init : {"cca", "pca", "random"}, default="cca"
+        "cca": regularized (generalized) CCA on the linear block of the features, axes
+        weighted by their squared correlation; "pca": the paper's PCA + Procrustes start.
+    init_reg : float >= 0, default=1e-2
+        Ridge of the CCA start (relative to each view's mean variance).
+    early_stopping : bool, default=True
+        Full batch: hold out ``validation_fraction`` of the pairs, keep the iteration count
+        with the best held-out MRR (checked every 5 iterations, the start included), refit
+        that many iterations on all pairs.
+    n_iter_no_change : int >= 1, default=6
+        Early-stopping patience, in checks.
     dimension_grid : sequence of int, default=None
         Candidate k for ``n_components="auto"``.
     validation_fraction : float in (0, 1), default=0.2
-        Held-out share of the pairs for ``n_components="auto"``.
+        Held-out share of the pairs for ``n_components="auto"`` and early stopping.
     random_state : None, int or numpy.random.Generator, default=None
         Seeds landmarks, random init, Adam sampling and the validation split.  The same
         int seed and thread count give bit-for-bit the same fit.
@@ -107,17 +119,24 @@ class AlignXpert(TransformerMixin, BaseEstimator):
     stop_reason_ : str
     converged_ : bool
     fit_time_ : float, seconds
+    output_scale_ : float
+        The common factor ``transform`` applies so that the training projections have unit
+        variance per coordinate on average (rankings do not change).
+    validation_scores_ : list of (iteration, held-out MRR) or None
+    best_iteration_, validation_score_, early_stopping_iterations_ : int, float, int or None
+        The early-stopping record (None without early stopping).
     dimension_search_ : list of dict or None
         One dict per candidate k: ``k``, ``similarity`` (held-out S averaged over pairs),
         ``stress`` (held-out, averaged over modalities), ``score`` (held-out MRR),
         ``time`` (fit seconds).
     """
 
-    def __init__(self, n_components=32, *, similarity="paired", kernel="rbf", gamma=None, degree=3, coef0=1.0,
-                 temperature=0.1, alpha=0.1, lam=1e-3, feature_map="linear", n_landmarks=None, map_gamma=None,
-                 map_degree=3, map_coef0=1.0, solver="auto", max_iter=None, tol=None, batch_size=1024,
-                 learning_rate=0.01, init="pca", dimension_grid=None, validation_fraction=0.2,
-                 random_state=None, verbose=0, n_threads=None, backend="auto"):
+    def __init__(self, n_components=32, *, similarity="contrastive", kernel="cosine", gamma=None, degree=3,
+                 coef0=1.0, temperature=0.3, alpha=0.5, lam=0.03, stress="kruskal", feature_map="linear+rbf",
+                 n_landmarks=None, map_gamma=None, map_degree=3, map_coef0=1.0, solver="auto", max_iter=None,
+                 tol=None, batch_size=1024, learning_rate=0.01, init="cca", init_reg=1e-2, early_stopping=True,
+                 n_iter_no_change=6, dimension_grid=None, validation_fraction=0.2, random_state=None, verbose=0,
+                 n_threads=None, backend="auto"):
         self.n_components = n_components
         self.similarity = similarity
         self.kernel = kernel
@@ -127,6 +146,7 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         self.temperature = temperature
         self.alpha = alpha
         self.lam = lam
+        self.stress = stress
         self.feature_map = feature_map
         self.n_landmarks = n_landmarks
         self.map_gamma = map_gamma
@@ -138,6 +158,9 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.init = init
+        self.init_reg = init_reg
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
         self.dimension_grid = dimension_grid
         self.validation_fraction = validation_fraction
         self.random_state = random_state
@@ -237,69 +260,10 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         return "lbfgs" if n <= limit else "adam"
 
     def _fit_k(self, Xs, k, rng, callbacks=None, extra=None):
-        """Fit with k components; every fitted attribute is set at the end, together."""
-        t0 = time.perf_counter()
-        dtype = Xs[0].dtype
-        n = Xs[0].shape[0]
-        kern = self._kernel_name()
-        solver = self._resolve_solver(n)
-        kw = dict(n_threads=self.n_threads, backend=self.backend)
-        means, scales = fit_scaling(Xs)
-
-        def scale(X, m):
-            return scale_rows(X, means[m], scales[m])
-
-        # the minibatch solver forms scaled / mapped rows per batch (RowMap), never whole,
-        # and fits the feature maps on a sample of up to INIT_SAMPLES scaled rows
-        lazy = solver == "adam"
-        fit_rows = subsample(n, INIT_SAMPLES, rng) if lazy else None
-        Xfit = [scale(X if fit_rows is None else X[fit_rows], m) for m, X in enumerate(Xs)]
-        maps = []
-        for X in Xfit:
-            fm = make_feature_map(self.feature_map, n_landmarks=self.n_landmarks, gamma=self.map_gamma,
-                                  degree=self.map_degree, coef0=self.map_coef0,
-                                  random_state=int(rng.integers(2**31 - 1)))
-            maps.append(fm.fit(X) if fm.kind == "linear" else fm.fit(X, **kw))
-        if lazy:
-            Fs = [RowMap(X, lambda Xr, m=m: maps[m].transform(scale(Xr, m), **kw),
-                         maps[m].transform(scale(X[:1], m), **kw).shape[1], dtype) for m, X in enumerate(Xs)]
-            targets = [RowMap(X, lambda Xr, m=m: scale(Xr, m), X.shape[1], dtype) for m, X in enumerate(Xs)]
-        else:
-            Fs = [np.ascontiguousarray(fm.transform(X, **kw)) for fm, X in zip(maps, Xfit)]
-            targets = Xfit
-        W0 = init_projections(Fs, k, rng, self.init)
-        gamma = float(self.gamma) if self.gamma is not None else default_gamma(
-            Fs, W0, kernel=kern, similarity=self.similarity, alpha=self.alpha, rng=rng)
-        obj = AlignXpertObjective(Fs, targets if self.alpha > 0 else None, similarity=self.similarity, kernel=kern,
-                                  gamma=gamma, degree=self.degree, coef0=self.coef0, temperature=self.temperature,
-                                  alpha=self.alpha, lam=self.lam, **kw)
-        verbose = int(self.verbose)
-        if solver == "lbfgs":
-            res = minimize_lbfgs(obj, W0, max_iter=self.max_iter or 200, tol=1e-6 if self.tol is None else self.tol,
-                                 callbacks=callbacks, verbose=verbose, print_every=1 if verbose >= 2 else 10)
-        else:
-            res = minimize_adam(obj, W0, max_iter=self.max_iter or 2000, tol=1e-4 if self.tol is None else self.tol,
-                                random_state=rng, batch_size=self.batch_size, learning_rate=self.learning_rate,
-                                callbacks=callbacks, verbose=verbose, print_every=1 if verbose >= 2 else 100)
-        if res.stop_reason == "nonfinite":
-            warnings.warn(
-                f"AlignXpert: the loss diverged (non-finite after {res.n_iter} iterations) with "
-                f"similarity={self.similarity!r}, kernel={self.kernel!r}, lam={self.lam}; the paired linear and "
-                f"polynomial similarities are unbounded below (see docs/method.rst). Increase lam (linear), or "
-                f"use similarity='contrastive' or kernel='rbf'/'cosine'. The projections kept are the best "
-                f"evaluated ones and are not meaningful.",
-                UserWarning, stacklevel=3,
-            )
-        fitted = {
-            "means_": means, "scales_": scales, "feature_maps_": maps, "gamma_": gamma, "solver_": solver,
-            "components_": [np.ascontiguousarray(W, dtype=dtype) for W in res.params], "n_components_": int(k),
-            "n_modalities_": len(Xs), "n_features_in_": [int(X.shape[1]) for X in Xs],
-            "n_features_mapped_": [int(F.shape[1]) for F in Fs], "n_iter_": int(res.n_iter),
-            "loss_": float(res.loss), "loss_curve_": list(res.loss_curve),
-            "history_": {t: list(v) for t, v in res.history.items()}, "stop_reason_": res.stop_reason,
-            "converged_": bool(res.converged), "fit_time_": time.perf_counter() - t0, **(extra or {}),
-        }
-        self.__dict__.update(fitted)
+        """Fit with k components (:func:`.fitting.fit_fixed_k`); every fitted attribute is
+        set at the end, together, so a fit that raises changes nothing."""
+        fitted = fit_fixed_k(self, Xs, k, rng, callbacks)
+        self.__dict__.update({**fitted, **(extra or {})})
         return self
 
     def _similarity_value(self, A, B):
@@ -319,7 +283,11 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         return self.feature_maps_[m].transform(self._scale(X, m), n_threads=self.n_threads, backend=self.backend)
 
     def _transform_one(self, X, m):
-        return self._features(X, m) @ self.components_[m].astype(X.dtype, copy=False)
+        Z = self._features(X, m) @ self.components_[m].astype(X.dtype, copy=False)
+        scale = getattr(self, "output_scale_", 1.0)
+        if scale != 1.0:
+            Z *= X.dtype.type(scale)
+        return Z
 
     def transform(self, views, modality=None):
         """Project views into the shared space.

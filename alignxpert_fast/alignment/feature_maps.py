@@ -34,7 +34,7 @@ from .._utils.validation import check_matrix
 from ..kernels.gram import polynomial_kernel, rbf_kernel
 from ._params import FEATURE_MAPS, check_param
 
-__all__ = ["LinearMap", "NystroemMap", "make_feature_map", "FEATURE_MAPS"]
+__all__ = ["LinearMap", "NystroemMap", "ResidualMap", "make_feature_map", "FEATURE_MAPS"]
 
 
 def check_feature_map_name(name, argname="feature_map"):
@@ -52,6 +52,7 @@ class LinearMap:
 
     def fit(self, X):
         self.n_features_in_ = X.shape[1]
+        self.n_linear_ = X.shape[1]
         self.n_output_ = X.shape[1]
         return self
 
@@ -64,7 +65,7 @@ class LinearMap:
     @classmethod
     def from_state(cls, meta, arrays):
         m = cls()
-        m.n_features_in_ = m.n_output_ = int(meta["n_features_in"])
+        m.n_features_in_ = m.n_output_ = m.n_linear_ = int(meta["n_features_in"])
         return m
 
 
@@ -176,11 +177,58 @@ class NystroemMap:
         return m
 
 
+class ResidualMap:
+    """``Phi(X) = [X, Nystroem_rbf(X)]``: the identity next to a Nyström RBF map.
+
+    The first ``n_features_in_`` output columns are X itself, so every linear solution
+    stays reachable (a projection with zero rows on the Nyström block is the linear map;
+    the estimator's ``init="cca"`` starts there) and the Nyström block adds a nonlinear
+    correction.  Parameters as :class:`NystroemMap` (kernel fixed to rbf).
+    """
+
+    kind = "linear+rbf"
+
+    def __init__(self, n_landmarks=None, gamma=None, random_state=None, eig_tol=1e-10):
+        self.n_landmarks = n_landmarks
+        self.gamma = gamma
+        self.random_state = random_state
+        self.eig_tol = eig_tol
+
+    def fit(self, X, *, n_threads=None, backend="auto"):
+        self.nystroem_ = NystroemMap("rbf", n_landmarks=self.n_landmarks, gamma=self.gamma,
+                                     random_state=self.random_state, eig_tol=self.eig_tol)
+        self.nystroem_.fit(X, n_threads=n_threads, backend=backend)
+        self.n_features_in_ = int(X.shape[1])
+        self.n_linear_ = self.n_features_in_
+        self.n_output_ = self.n_features_in_ + self.nystroem_.n_output_
+        return self
+
+    def transform(self, X, *, n_threads=None, backend="auto"):
+        F = self.nystroem_.transform(X, n_threads=n_threads, backend=backend)
+        return np.concatenate([np.asarray(X, dtype=F.dtype), F], axis=1)
+
+    def get_state(self):
+        meta, arrays = self.nystroem_.get_state()
+        return {**meta, "kind": "linear+rbf", "inner": meta["kind"]}, arrays
+
+    @classmethod
+    def from_state(cls, meta, arrays):
+        inner = NystroemMap.from_state({**meta, "kind": meta.get("inner", "rbf")}, arrays)
+        m = cls(n_landmarks=meta.get("n_landmarks"), gamma=meta["gamma"], eig_tol=meta.get("eig_tol", 1e-10))
+        m.nystroem_ = inner
+        m.n_features_in_ = m.n_linear_ = int(meta["n_features_in"])
+        m.n_output_ = m.n_features_in_ + inner.n_output_
+        return m
+
+
 def make_feature_map(name, *, n_landmarks=None, gamma=None, degree=3, coef0=1.0, random_state=None):
-    """``"linear"`` -> :class:`LinearMap`; ``"rbf"`` / ``"poly"`` -> :class:`NystroemMap`."""
+    """``"linear"`` -> :class:`LinearMap`; ``"rbf"`` / ``"poly"`` -> :class:`NystroemMap`;
+    ``"linear+rbf"`` -> :class:`ResidualMap`."""
     kind = check_feature_map_name(name)
     if kind == "linear":
         return LinearMap()
+    if kind == "linear+rbf":
+        return ResidualMap(n_landmarks=n_landmarks, gamma=gamma, random_state=random_state)
     return NystroemMap(kind, n_landmarks=n_landmarks, gamma=gamma, degree=degree, coef0=coef0,
                        random_state=random_state)
 
@@ -188,4 +236,6 @@ def make_feature_map(name, *, n_landmarks=None, gamma=None, degree=3, coef0=1.0,
 def map_from_state(meta, arrays):
     if meta["kind"] == "linear":
         return LinearMap.from_state(meta, arrays)
+    if meta["kind"] == "linear+rbf":
+        return ResidualMap.from_state(meta, arrays)
     return NystroemMap.from_state(meta, arrays)

@@ -48,6 +48,9 @@ class AlignXpertObjective:
     temperature : float > 0, contrastive only
     alpha : float >= 0, weight of the stress term
     lam : float >= 0, weight of ``sum_m ||W_m||_F^2``
+    stress_kind : {"kruskal", "squared"}, default="kruskal"
+        ``"kruskal"``: the paper's normalized stress (a square root, so it has a kink at
+        zero stress); ``"squared"``: its square (smooth; the same minimizers at zero).
     stress_cache : {"auto", True, False}, default="auto"
         Full-batch evaluations (``rows=None``) with ``alpha > 0`` can keep each
         modality's pairwise distances in a :class:`alignxpert_fast.StressCache` (built at
@@ -67,8 +70,8 @@ class AlignXpertObjective:
     """
 
     def __init__(self, features, stress_targets=None, *, similarity="paired", kernel="rbf", gamma=None, degree=3,
-                 coef0=1.0, temperature=0.1, alpha=0.1, lam=1e-3, stress_cache="auto", block_rows=None,
-                 n_threads=None, backend="auto"):
+                 coef0=1.0, temperature=0.1, alpha=0.1, lam=1e-3, stress_kind="kruskal", stress_cache="auto",
+                 block_rows=None, n_threads=None, backend="auto"):
         if not isinstance(features, (list, tuple)):
             raise TypeError(f"features must be a list of arrays (one per modality), got {type(features).__name__}")
         if len(features) < 2:
@@ -78,6 +81,7 @@ class AlignXpertObjective:
         self.temperature = check_param("temperature", temperature)
         self.alpha = check_param("alpha", alpha)
         self.lam = check_param("lam", lam)
+        self.stress_kind = check_param("stress", stress_kind)
         self.block_rows = block_rows
         self.n_threads = n_threads
         self.backend = backend
@@ -238,6 +242,9 @@ class AlignXpertObjective:
                     s, g = caches[m].stress_and_grad(Zs[m])
                 else:
                     s, g = stress_and_grad(Xs[m], Zs[m], n_threads=self.n_threads, backend=self.backend)
+                if self.stress_kind == "squared":
+                    g = (2.0 * s) * g
+                    s = s * s
                 stress_total += s
                 gZ[m] += self.alpha * g
         penalty = 0.0

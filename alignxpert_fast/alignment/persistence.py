@@ -13,7 +13,7 @@ from .optim import TERMS
 __all__ = ["save", "load"]
 
 _FORMAT = "alignxpert_fast.AlignXpert"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: output_scale; version 1 files load with output_scale 1
 
 
 def save(est, path):
@@ -47,7 +47,8 @@ def save(est, path):
         "fitted": {
             "n_modalities": est.n_modalities_, "n_features_in": est.n_features_in_,
             "n_features_mapped": est.n_features_mapped_, "n_components": est.n_components_,
-            "scales": est.scales_, "gamma": est.gamma_, "solver": est.solver_, "n_iter": est.n_iter_,
+            "scales": est.scales_, "output_scale": est.output_scale_, "gamma": est.gamma_, "solver": est.solver_,
+            "n_iter": est.n_iter_,
             "loss": est.loss_, "stop_reason": est.stop_reason_, "converged": est.converged_,
             "fit_time": est.fit_time_, "dimension_search": est.dimension_search_, "feature_maps": maps_meta,
             "dtype": np.dtype(est.components_[0].dtype).name,
@@ -82,6 +83,7 @@ def load(cls, path):
     est.components_ = [np.ascontiguousarray(arrays[f"W_{m}"]) for m in range(M)]
     est.means_ = [arrays[f"mean_{m}"] for m in range(M)]
     est.scales_ = [float(s) for s in f["scales"]]
+    est.output_scale_ = float(f.get("output_scale", 1.0))
     est.feature_maps_ = []
     for m in range(M):
         prefix = f"map_{m}_"
