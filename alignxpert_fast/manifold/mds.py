@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils.random import check_random_state
+from .._utils.threads import single_threaded_blas
 from .._utils.validation import check_dissimilarities, check_matrix, check_n_threads, check_scalar
 from ..kernels.distances import euclidean_distances
 from ..kernels.stress import StressCache
@@ -104,6 +105,10 @@ class MDS(TransformerMixin, BaseEstimator):
     solver_ : str, "lbfgs" or "sampled"
     n_features_in_ : int
 
+    Threads: the stress kernels use ``n_threads``; BLAS is held at one thread during
+    :meth:`fit` and :meth:`transform` (its calls here are small: L-BFGS updates, n x k
+    products), since idle BLAS threads competing with the kernels cost more than they give.
+
     Memory: "lbfgs" about ``4 n (n + 256)`` bytes (float64; half in float32) for the cache
     plus O(n (d + k)); "sampled" O(n (d + k)) besides the input.  Unlike scikit-learn,
     no ``dissimilarity_matrix_`` (n x n) is kept; the training X (Euclidean) is kept by
@@ -189,6 +194,10 @@ class MDS(TransformerMixin, BaseEstimator):
         embedding_ : ndarray (n_samples, n_components)
         """
         self._check_params()
+        with single_threaded_blas():  # L-BFGS and the small products: BLAS threads only add contention
+            return self._fit(X, init)
+
+    def _fit(self, X, init):
         k = int(self.n_components)
         rng = check_random_state(self.random_state)
         nt, be = self.n_threads, self.backend
@@ -281,6 +290,10 @@ class MDS(TransformerMixin, BaseEstimator):
         ``working_memory``; O(m k) output.
         """
         check_is_fitted(self, "embedding_")
+        with single_threaded_blas():
+            return self._transform(X)
+
+    def _transform(self, X):
         Zfit = self.embedding_.astype(np.float64)
         n = Zfit.shape[0]
         if self.metric == "euclidean":
