@@ -14,7 +14,9 @@ Every case stores in ``extra_info``: ``sigma`` (the normalized stress
 ``sqrt(sum (D - E)^2 / sum D^2)`` of the final embedding, exact, computed after timing
 with :func:`alignxpert_fast.stress`), ``stress1`` (scikit-learn's normalized stress
 ``sqrt(sum (D - E)^2 / sum E^2)``, from the same sums), ``n_iter``, ``peak_rss_mb`` (peak
-extra resident memory of the last timed call, VmHWM) and for ours
+extra resident memory of the last timed call, VmHWM: meaningful for single-round cases,
+whose call is the first; later rounds reuse freed heap), for ours with several rounds
+``tracemalloc_peak_mb`` (peak of NumPy / Python allocations in one extra untimed call), and for ours
 ``time_ratio_to_sklearn`` (our median over the median of each scikit-learn start, same
 session), ``solver``.
 
@@ -132,6 +134,16 @@ def test_mds(case, axf_run, benchmark, request):
     info = dict(impl=impl, init=init, n=n, d=D_IN, k=K, n_threads=n_threads, n_iter=int(est.n_iter_),
                 sigma=float(sigma), stress1=float(s1), peak_rss_mb=call.peak_mb, loadavg_1m=load,
                 final_stress_eval_s=time.perf_counter() - t0)
+    if impl == "ours" and rounds > 1:
+        # the rounds reuse freed heap, so VmHWM stays flat: trace one more (untimed) call
+        import tracemalloc
+
+        tracemalloc.start()
+        try:
+            make()
+            info["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+        finally:
+            tracemalloc.stop()
     median = benchmark.stats.stats.median if getattr(benchmark, "stats", None) else None
     if impl == "sklearn" and median is not None:
         _SKLEARN_MEDIANS[(n, init)] = median
