@@ -234,7 +234,7 @@ def check_dissimilarities(D, name="X", *, dtype=None, block_rows=1024):
     vmin = float(arr.min())
     if vmin < 0:
         raise ValueError(
-            f"{name} has {int((arr < 0).sum())} negative dissimilarit(y/ies) (min {vmin:.3g}); "
+            f"{name} has {int((arr < 0).sum())} negative value(s) (min {vmin:.3g}); "
             "dissimilarities must be >= 0"
         )
     if form == "dense":
