@@ -6,7 +6,9 @@ gradient, each in three backends: C++17/OpenMP ("native"), Numba ("numba") and a
 reference ("reference").  Signatures follow scikit-learn where it has the function.
 On top of them, the AlignXpert estimator that aligns two or more modalities.
 
-Layout: ``kernels/`` (the kernel library), ``alignment/`` (the estimator),
+On the stress kernel, metric MDS (:class:`MDS`).
+
+Layout: ``kernels/`` (the kernel library), ``alignment/`` (the estimator), ``manifold/`` (MDS),
 ``evaluation/`` (metrics, baselines, demo), ``datasets``, ``cli``.
 """
 from . import datasets, metrics
@@ -27,6 +29,7 @@ from .kernels import (
     stress,
     stress_and_grad,
 )
+from .manifold import MDS
 
 __all__ = [
     "__version__",
@@ -35,6 +38,7 @@ __all__ = [
     "PairedViews",
     "alignxpert_loss",
     "alignxpert_loss_and_grad",
+    "MDS",
     "config_context",
     "datasets",
     "metrics",

@@ -264,3 +264,40 @@ def test_duplicate_rows_agree_with_the_reference(cached, backend, dtype, rng):
     tol = 1e-12 if np.dtype(dtype) == np.float64 else 1e-6
     np.testing.assert_allclose(value, rvalue, rtol=tol)
     np.testing.assert_allclose(grad, rgrad, rtol=0, atol=tol * float(np.abs(rgrad).max()))
+
+
+# ------------------------------------------------------- precomputed dissimilarities
+@pytest.mark.parametrize("n,block_rows", [(2, 256), (9, 4), (300, 128), (300, 256)])
+@pytest.mark.parametrize("form", ["dense", "condensed"])
+def test_cache_from_dissimilarities_equals_cache_of_features(n, block_rows, form):
+    from scipy.spatial.distance import pdist, squareform
+
+    rng = np.random.default_rng(n)
+    X = rng.standard_normal((n, 6))
+    Z = rng.standard_normal((n, 3))
+    D = pdist(X) if form == "condensed" else squareform(pdist(X))
+    ref = axf.StressCache(X, block_rows=block_rows)
+    cache = axf.StressCache.from_dissimilarities(D, block_rows=block_rows)
+    assert cache.n_samples == n and cache.n_features is None and cache.nbytes == ref.nbytes
+    np.testing.assert_allclose(cache._data, ref._data, rtol=1e-12, atol=1e-12)
+    v, g = cache.stress_and_grad(Z)
+    v_ref, g_ref = ref.stress_and_grad(Z)
+    assert v == pytest.approx(v_ref, rel=1e-12)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-9, atol=1e-12)
+    # the row blocks are read-only views of D[r0:r1, r0:]
+    Dd = squareform(pdist(X))
+    for r0, r1, blk in cache.row_blocks():
+        np.testing.assert_allclose(blk, Dd[r0:r1, r0:], atol=1e-12)
+        assert not blk.flags.writeable
+
+
+def test_cache_from_dissimilarities_keeps_float32_and_rejects_bad_input():
+    from scipy.spatial.distance import pdist, squareform
+
+    D = squareform(pdist(np.random.default_rng(0).standard_normal((8, 3))))
+    assert axf.StressCache.from_dissimilarities(D.astype(np.float32)).dtype == np.float32
+    for bad, match in [(-D, "negative"), (D + np.triu(np.ones_like(D), 1), "symmetric"),
+                       (D + np.eye(8), "zero diagonal"), (np.zeros_like(D), "all dissimilarities in D are 0"),
+                       (pdist(D)[:-1], "condensed"), (D[:, :5], "square")]:
+        with pytest.raises(ValueError, match=match):
+            axf.StressCache.from_dissimilarities(bad)

@@ -198,3 +198,70 @@ def check_block(block, name):
     if block is None:
         return None
     return check_scalar(block, name, lower=1, integer=True)
+
+
+def check_dissimilarities(D, name="X", *, dtype=None, block_rows=1024):
+    """Validate precomputed dissimilarities: a dense (n, n) matrix or a condensed vector
+    (``scipy.spatial.distance.pdist``'s form, ``n (n - 1) / 2`` entries, pairs i < j).
+
+    Rules (each a ValueError naming ``name``): finite, non-negative, n >= 2; dense: square,
+    symmetric (``|D - D.T| <= 1e-5 |D| + 1e-10 max|D|`` entrywise, checked in row blocks,
+    no n x n temporary) with a zero diagonal; condensed: a triangular length.  dtype as
+    :func:`check_matrix` (float32 stays float32).
+
+    Returns ``(D, n, form)``: D C-contiguous in the target dtype (not copied when it
+    already is), n the number of points, form ``"dense"`` or ``"condensed"``.
+    """
+    if D is None:
+        raise TypeError(f"{name} must be dissimilarities (an (n, n) matrix or a condensed vector), got None")
+    arr = np.asarray(D) if not (hasattr(D, "toarray") and hasattr(D, "nnz")) else D
+    if hasattr(arr, "nnz"):
+        raise TypeError(f"{name} is a sparse matrix; pass dense dissimilarities ({name}.toarray())")
+    if arr.ndim == 1:
+        m = arr.shape[0]
+        n = int(round((1 + np.sqrt(1 + 8 * m)) / 2))
+        if m == 0 or n * (n - 1) // 2 != m:
+            raise ValueError(
+                f"{name} as a condensed dissimilarity vector must have n (n - 1) / 2 entries for some n >= 2 "
+                f"(scipy.spatial.distance.pdist's form); got {m} entries"
+            )
+        arr = check_matrix(arr.reshape(1, -1), name, dtype=dtype).reshape(-1)
+        form = "condensed"
+    elif arr.ndim == 2:
+        if arr.shape[0] != arr.shape[1]:
+            raise ValueError(
+                f"{name} must be a square (n, n) dissimilarity matrix or a condensed vector with "
+                f"metric='precomputed'; got shape {arr.shape} (for (n_samples, n_features) data use "
+                "metric='euclidean')"
+            )
+        arr = check_matrix(arr, name, dtype=dtype, min_rows=2)
+        n, form = arr.shape[0], "dense"
+    else:
+        raise ValueError(f"{name} must be an (n, n) matrix or a condensed 1-D vector; got shape {arr.shape}")
+    if n < 2:
+        raise ValueError(f"{name} must describe at least 2 points; got n={n}")
+    vmin = float(arr.min())
+    if vmin < 0:
+        raise ValueError(
+            f"{name} has {int((arr < 0).sum())} negative value(s) (min {vmin:.3g}); "
+            "dissimilarities must be >= 0"
+        )
+    if form == "dense":
+        diag = np.abs(np.diagonal(arr))
+        if diag.max() > 0:
+            raise ValueError(
+                f"{name} must have a zero diagonal (a point's dissimilarity to itself); got "
+                f"{int((diag > 0).sum())} non-zero diagonal entries (max {float(diag.max()):.3g})"
+            )
+        atol = 1e-10 * float(arr.max())
+        for r0 in range(0, n, block_rows):
+            r1 = min(n, r0 + block_rows)
+            a, b = arr[r0:r1], arr[:, r0:r1].T
+            bad = np.abs(a - b) > atol + 1e-5 * np.abs(b)
+            if bad.any():
+                i, j = np.argwhere(bad)[0]
+                raise ValueError(
+                    f"{name} must be symmetric: {name}[{r0 + i}, {j}] = {float(a[i, j]):.6g} but "
+                    f"{name}[{j}, {r0 + i}] = {float(b[i, j]):.6g}"
+                )
+    return arr, n, form

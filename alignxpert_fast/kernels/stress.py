@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._utils.validation import check_matrix, check_no_alias, check_out, check_scalar, result_dtype
-from ._backends._layout import packed_total
+from ._backends._layout import packed_offsets, packed_total
 from ._plan import STRESS_ROWS, cap_threads, resolve_run, stress_plan
 
 __all__ = ["stress", "stress_and_grad", "StressCache"]
@@ -91,6 +91,22 @@ def stress_and_grad(X, Z, *, out=None, backend="auto", n_threads=None, block_row
     return value, grad
 
 
+def dissimilarity_rows(D, form, n, r0, r1, out=None):
+    """``D[r0:r1, r0:]`` of validated dissimilarities, dense or condensed (``form``), with
+    the square ``D[r0:r1, r0:r1]`` rebuilt from its upper triangle (exactly symmetric)."""
+    if out is None:
+        out = np.zeros((r1 - r0, n - r0), dtype=D.dtype)
+    if form == "dense":
+        out[:] = D[r0:r1, r0:]
+    else:  # condensed row i holds D[i, i+1:], starting at n i - i (i + 1) / 2
+        for i in range(r0, r1):
+            s = n * i - i * (i + 1) // 2
+            out[i - r0, i - r0 + 1:] = D[s:s + n - i - 1]
+    sq = np.triu(out[:, :r1 - r0], 1)
+    out[:, :r1 - r0] = sq + sq.T
+    return out
+
+
 class StressCache:
     """The pairwise distances of X, computed once, for many stress evaluations against
     changing projections Z (what a full-batch optimizer does).
@@ -148,6 +164,52 @@ class StressCache:
         # all-identical rows make the stress undefined: say so now, not at the first evaluation
         if not np.any(data):
             raise ValueError("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)")
+
+    @classmethod
+    def from_dissimilarities(cls, D, *, backend="auto", n_threads=None, block_rows=None):
+        """A cache of precomputed dissimilarities instead of the distances of features.
+
+        Parameters
+        ----------
+        D : array-like, a dense (n, n) matrix or a condensed vector of ``n (n - 1) / 2``
+            entries (``scipy.spatial.distance.pdist``'s form); finite, >= 0, symmetric,
+            zero diagonal (checked, ValueError otherwise).  Only the upper triangle is
+            read after the checks.  float32 stays float32, other dtypes become float64.
+        backend, n_threads, block_rows : as the constructor.
+
+        ``n_features`` is None.  Memory: the cache, about ``n (n + block_rows) / 2``
+        entries; no other n x n array.
+        """
+        from .._utils.validation import check_dissimilarities
+
+        D, n, form = check_dissimilarities(D, "D", dtype=result_dtype(D))
+        br = min(check_scalar(block_rows, "block_rows", lower=1, integer=True) if block_rows is not None
+                 else cls.DEFAULT_BLOCK_ROWS, n)
+        data = np.zeros(cls.packed_size(n, br), dtype=D.dtype)
+        off = packed_offsets(n, br)
+        for b, r0 in enumerate(range(0, n, br)):
+            r1 = min(n, r0 + br)
+            dissimilarity_rows(D, form, n, r0, r1, out=data[off[b]:off[b + 1]].reshape(r1 - r0, n - r0))
+        if not np.any(data):
+            raise ValueError("stress is undefined: all dissimilarities in D are 0")
+        self = cls.__new__(cls)
+        self._data = data
+        self._backend, self._n_threads = backend, n_threads
+        self.n_samples, self.n_features = n, None
+        self.dtype = np.dtype(D.dtype)
+        self.block_rows = int(br)
+        return self
+
+    def row_blocks(self):
+        """Yield ``(r0, r1, block)``: block is the read-only view ``D[r0:r1, r0:]`` of the
+        cache (the layout of the class docstring), for reductions over all pairs."""
+        off = packed_offsets(self.n_samples, self.block_rows)
+        n = self.n_samples
+        for b, r0 in enumerate(range(0, n, self.block_rows)):
+            r1 = min(n, r0 + self.block_rows)
+            blk = self._data[off[b]:off[b + 1]].reshape(r1 - r0, n - r0)
+            blk.flags.writeable = False
+            yield r0, r1, blk
 
     @staticmethod
     def packed_size(n, block_rows):
