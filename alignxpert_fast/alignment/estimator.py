@@ -15,6 +15,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils.random import check_random_state
+from .._utils.threads import blas_threads
 from .._utils.validation import check_matrix, result_dtype
 from . import persistence
 from ._params import check_param, check_params
@@ -262,7 +263,12 @@ class AlignXpert(TransformerMixin, BaseEstimator):
     def _fit_k(self, Xs, k, rng, callbacks=None, extra=None):
         """Fit with k components (:func:`.fitting.fit_fixed_k`); every fitted attribute is
         set at the end, together, so a fit that raises changes nothing."""
-        fitted = fit_fixed_k(self, Xs, k, rng, callbacks)
+        # the fit's own dense algebra (L-BFGS-B's updates, the Nystroem eigendecomposition,
+        # F @ W) is small next to the kernels, which bring their own threads: with spare
+        # BLAS threads spinning in between, L-BFGS-B's step alone cost ~40 ms per iteration
+        # on a busy 2-core machine
+        with blas_threads(1):
+            fitted = fit_fixed_k(self, Xs, k, rng, callbacks)
         self.__dict__.update({**fitted, **(extra or {})})
         return self
 
