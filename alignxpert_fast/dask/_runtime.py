@@ -1,0 +1,129 @@
+"""What every Dask entry point shares: input checks, operands shared once, the thread
+count of a task, aligned chunks, and the Numba warm-up of the workers.
+
+Functions in this module that run on workers are module-level (they pickle by
+reference with ``processes=True``).
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import dask
+import dask.array as da
+import numpy as np
+
+from .._utils.threads import effective_n_threads, max_threads
+from .._utils.validation import check_matrix, check_n_threads, is_dask_array, result_dtype
+
+__all__ = ["as_rows", "block", "client_or_none", "shared", "shared_rows", "task_threads", "warm_up"]
+
+
+def client_or_none():
+    """The active ``dask.distributed`` client, or None (threaded / synchronous scheduler)."""
+    try:
+        from distributed import get_client
+    except ImportError:  # pragma: no cover - dask without distributed
+        return None
+    try:
+        return get_client()
+    except ValueError:
+        return None
+
+
+def shared(obj):
+    """``obj`` as one Delayed graph key that every task reads: scattered once to every
+    worker (``broadcast=True``) under a distributed client, a single graph key otherwise.
+    Never embedded in each task."""
+    client = client_or_none()
+    if client is not None:
+        return dask.delayed(client.scatter(obj, broadcast=True, hash=False))
+    return dask.delayed(obj, pure=False, traverse=False)
+
+
+def shared_rows(A, name, dtype):
+    """A NumPy matrix as a one-chunk dask array over a :func:`shared` key (validated here)."""
+    A = check_matrix(A, name, dtype=dtype)
+    return da.from_delayed(shared(A), shape=A.shape, dtype=dtype)
+
+
+def as_rows(A, name, dtype):
+    """A 2-D dask array (chunked by rows, one column chunk) of ``dtype``, from a dask array
+    (checked lazily: shape and dtype now, values in each task) or a NumPy array (shared)."""
+    if not is_dask_array(A):
+        return shared_rows(A, name, dtype)
+    if A.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D dask array (n_samples, n_features); got shape {A.shape} "
+                         f"(ndim={A.ndim}). Use {name}.reshape(-1, 1) for a single feature.")
+    if A.dtype.kind not in "biuf" or (A.dtype.kind == "f" and A.dtype.itemsize > 8):
+        raise TypeError(f"{name} must have a real numeric dtype (float32, float64, int or bool), got dtype "
+                        f"{A.dtype}")
+    if any(np.isnan(c) for c in A.shape):
+        raise ValueError(f"{name} has unknown chunk sizes {A.chunks}; call {name}.compute_chunk_sizes() first")
+    if A.shape[0] < 1 or A.shape[1] < 1:
+        raise ValueError(f"{name} must have at least 1 sample and 1 feature; got shape {A.shape}")
+    if A.dtype != dtype:
+        A = A.astype(dtype)
+    if len(A.chunks[1]) > 1:
+        A = A.rechunk({1: -1})
+    return A
+
+
+def common_dtype(*arrays):
+    return result_dtype(*arrays)
+
+
+def block(A, dtype):
+    """A chunk as the kernels want it: C-contiguous, aligned, ``dtype`` (arrays that
+    workers unpickle can arrive unaligned; np.require copies only then)."""
+    return np.require(A, dtype=dtype, requirements=["C", "A"])
+
+
+def task_threads(n_threads):
+    """Threads one task may use (resolved on the worker, at run time).
+
+    An explicit ``n_threads`` is used by every task.  None: in a ``dask.distributed``
+    worker, ``max(1, max_threads() // worker.nthreads)``: the worker runs ``nthreads``
+    tasks at once, and its OpenMP limit (the nanny sets OMP_NUM_THREADS=1 by default) is
+    shared among them; in a pool thread of the threaded scheduler, 1 (it runs one task
+    per core); on the main thread (the synchronous scheduler), all of OpenMP's limit.
+    """
+    if check_n_threads(n_threads) is not None:
+        return effective_n_threads(n_threads)
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        worker = None
+    if worker is not None:
+        return max(1, max_threads() // max(1, int(worker.state.nthreads)))
+    if threading.current_thread() is threading.main_thread():
+        return effective_n_threads(None)
+    return 1
+
+
+def _warm_numba(dask_worker=None):
+    """Compile the Numba kernels once in this process (tiny calls, both dtypes)."""
+    from ..kernels._dispatch import backend_status
+    from ..kernels.reductions import kernel_matvec
+    from ..kernels.stress import stress_and_grad
+
+    if not backend_status()["numba"][0]:
+        return False
+    rng = np.random.default_rng(0)
+    for dt in (np.float32, np.float64):
+        X = rng.standard_normal((8, 3)).astype(dt)
+        kernel_matvec(X, X, X[:, :2].copy(), backend="numba", n_threads=1)
+        stress_and_grad(X, X[:, :2].copy(), backend="numba", n_threads=1)
+    return os.getpid()
+
+
+def warm_up(client=None):
+    """Compile the Numba kernels once on every worker of ``client`` (default: the
+    active client), so no task pays the JIT.  Returns {worker address: pid}; {} without
+    a client (the first call in the process compiles them)."""
+    client = client or client_or_none()
+    if client is None:
+        return {}
+    return client.run(_warm_numba)
