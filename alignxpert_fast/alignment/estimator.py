@@ -17,7 +17,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils.random import check_random_state
-from .._utils.validation import check_matrix, result_dtype
+from .._utils.validation import check_matrix, is_dask_array, result_dtype
 from . import persistence
 from ._params import check_param, check_params
 from ..evaluation.metrics import mean_reciprocal_rank
@@ -156,6 +156,9 @@ class AlignXpert(TransformerMixin, BaseEstimator):
                 f"views must be a list or tuple of arrays, one (n_samples, n_features_m) array per modality; got "
                 f"{type(views).__name__}. To transform a single modality use transform(X, modality=i)."
             )
+        if any(is_dask_array(v) for v in views):  # read by chunks: see alignxpert_fast.dask._views
+            from ..dask._views import dask_views
+            return dask_views(self, views, fitting=fitting)
         if fitting and len(views) < 2:
             raise ValueError(f"views must hold at least two modalities (arrays with paired rows); got {len(views)}")
         if not fitting and len(views) != self.n_modalities_:
@@ -206,6 +209,8 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         views : list of M >= 2 arrays of shape (n, d_m), rows paired across views
+            dask arrays (e.g. ``da.from_zarr``) are read by row chunks with the minibatch
+            solver (its estimator: :mod:`alignxpert_fast.dask._views`).
         y : ignored
         callbacks : callable or list of callables ``(iteration, loss, params) -> bool``
             Called after every optimizer iteration of the final fit; True stops it.
@@ -240,7 +245,8 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         dtype = Xs[0].dtype
         n = Xs[0].shape[0]
         kern = self._kernel_name()
-        solver = self._resolve_solver(n)
+        sampler = getattr(Xs[0], "sampler", None)  # dask views: minibatches drawn from row chunks
+        solver = "adam" if sampler is not None else self._resolve_solver(n)
         kw = dict(n_threads=self.n_threads, backend=self.backend)
         means, scales = fit_scaling(Xs)
 
@@ -251,7 +257,7 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         # and fits the feature maps on a sample of up to INIT_SAMPLES scaled rows
         lazy = solver == "adam"
         fit_rows = subsample(n, INIT_SAMPLES, rng) if lazy else None
-        Xfit = [scale(X if fit_rows is None else X[fit_rows], m) for m, X in enumerate(Xs)]
+        Xfit = [scale(X[slice(None) if fit_rows is None else fit_rows], m) for m, X in enumerate(Xs)]
         maps = []
         for X in Xfit:
             fm = make_feature_map(self.feature_map, n_landmarks=self.n_landmarks, gamma=self.map_gamma,
@@ -277,7 +283,8 @@ class AlignXpert(TransformerMixin, BaseEstimator):
                                  callbacks=callbacks, verbose=verbose, print_every=1 if verbose >= 2 else 10)
         else:
             res = minimize_adam(obj, W0, max_iter=self.max_iter or 2000, tol=1e-4 if self.tol is None else self.tol,
-                                random_state=rng, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                                random_state=rng, sampler=sampler, batch_size=self.batch_size,
+                                learning_rate=self.learning_rate,
                                 callbacks=callbacks, verbose=verbose, print_every=1 if verbose >= 2 else 100)
         if res.stop_reason == "nonfinite":
             warnings.warn(
@@ -317,6 +324,9 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         return self.feature_maps_[m].transform(self._scale(X, m), n_threads=self.n_threads, backend=self.backend)
 
     def _transform_one(self, X, m):
+        if is_dask_array(X):  # a lazy dask array: map_blocks of this method (alignxpert_fast.dask._views)
+            from ..dask._views import transform_blocks
+            return transform_blocks(self, X, m)
         return self._features(X, m) @ self.components_[m].astype(X.dtype, copy=False)
 
     def transform(self, views, modality=None):
@@ -333,7 +343,8 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         Returns
         -------
         list of M arrays (n_m, k), or one array (n, k) when ``modality`` is given;
-        float32 if the input is float32, else float64.
+        float32 if the input is float32, else float64.  A dask array input gives a lazy
+        dask array (one task per row chunk, the model shared once).
         """
         self._check_is_fitted("transform")
         if modality is not None:
@@ -342,7 +353,7 @@ class AlignXpert(TransformerMixin, BaseEstimator):
             if not -self.n_modalities_ <= modality < self.n_modalities_:
                 raise ValueError(f"modality must be in [0, {self.n_modalities_}), got {modality}")
             m = int(modality) % self.n_modalities_
-            X = check_matrix(views, "X")
+            X = views if is_dask_array(views) else check_matrix(views, "X")
             self._check_width(X, m, "X")
             return self._transform_one(X, m)
         Xs, _ = self._validate_views(views, fitting=False)
