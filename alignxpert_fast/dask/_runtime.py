@@ -20,21 +20,22 @@ __all__ = ["as_rows", "block", "client_or_none", "shared", "shared_rows", "task_
 
 
 def client_or_none():
-    """The active ``dask.distributed`` client, or None (threaded / synchronous scheduler)."""
+    """The ``dask.distributed`` client that computes by default now (the scheduler
+    ``dask.base.get_scheduler()`` resolves to), or None (threaded / synchronous scheduler,
+    also when a client exists but ``dask.config.set(scheduler="threads")`` is in effect)."""
     try:
-        from distributed import get_client
+        from distributed import Client
     except ImportError:  # pragma: no cover - dask without distributed
         return None
-    try:
-        return get_client()
-    except ValueError:
-        return None
+    client = getattr(dask.base.get_scheduler(), "__self__", None)
+    return client if isinstance(client, Client) else None
 
 
 def shared(obj):
     """``obj`` as one Delayed graph key that every task reads: scattered once to every
-    worker (``broadcast=True``) under a distributed client, a single graph key otherwise.
-    Never embedded in each task."""
+    worker (``broadcast=True``) when the default scheduler is a distributed client, a
+    single graph key otherwise.  Never embedded in each task.  (So a graph is computed by
+    the scheduler that was the default when it was built.)"""
     client = client_or_none()
     if client is not None:
         return dask.delayed(client.scatter(obj, broadcast=True, hash=False))

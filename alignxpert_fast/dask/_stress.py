@@ -117,7 +117,8 @@ def _graph(X, Z, want_grad, backend, n_threads, split_every):
     split_every = int(split_every or 8)
     if split_every < 2:
         raise ValueError(f"split_every must be an int >= 2, got {split_every}")
-    xs, zs = Xd.to_delayed().ravel(), Zd.to_delayed().ravel()
+    # optimize_graph=False keeps the scattered futures of NumPy inputs referenced by the graph
+    xs, zs = Xd.to_delayed(optimize_graph=False).ravel(), Zd.to_delayed(optimize_graph=False).ravel()
     nb, k = len(xs), Zd.shape[1]
     widest = max(Xd.chunks[0])
     # sub-tiles of about working_memory MiB of float64 (D, E, W and a temporary)

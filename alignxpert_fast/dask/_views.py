@@ -13,16 +13,16 @@ path (``RowMap``, the Adam solver) then works as in memory.  What reads the whol
   (10000) rows drawn uniformly from all rows, as in memory (one pass that keeps only
   those rows).
 
-The Adam steps use :class:`ChunkSampler`: each step picks one row chunk of view 0 with
-probability proportional to its size (with the chunks after it, cyclically, until they
-hold ``batch_size`` rows) and draws the batch uniformly, without replacement, from those
-rows.  Every row is drawn with probability close to ``batch_size / n`` per step, so the
-paired-similarity and penalty gradients stay unbiased; the stress and contrastive terms
+The Adam steps use :class:`ChunkSampler`: view 0's row chunks are grouped, in order,
+into runs of at least ``batch_size`` rows (one chunk each when chunks hold a batch);
+each step picks a run with probability proportional to its rows and draws the batch
+uniformly, without replacement, from it.  Every row is drawn with probability
+``batch_size / n`` per step, so the paired-similarity and penalty gradients stay
+unbiased, as in memory; the stress and contrastive terms
 then compare rows of the same chunk(s) only.  That equals the in-memory estimator when
 the rows are stored in random order (shuffle once when writing the Zarr store) and
 differs from it when the storage order carries structure (e.g. sorted by class).  A
-step reads one chunk per view (plus its successors when chunks are smaller than the
-batch): choose chunks of a few batches (e.g. 10^4-10^5 rows), and memory stays at the
+step reads one run of chunks per view: choose chunks of a few batches (e.g. 10^4-10^5 rows), and memory stays at the
 chunks in flight, whatever n is.
 
 ``solver="lbfgs"`` (full batch) and ``n_components="auto"`` need in-memory views and
@@ -43,26 +43,44 @@ __all__ = ["ChunkSampler", "DaskRows", "dask_views", "transform_blocks"]
 
 
 class ChunkSampler:
-    """Minibatch rows from a few consecutive chunks (see the module docstring).
+    """Minibatch rows from one group of consecutive chunks (see the module docstring).
 
-    Called as ``sampler(rng, batch_size)``; returns sorted int64 row indices.
+    For a batch size b the chunks are grouped, in order, into runs of at least b rows (a
+    short remainder joins the last run).  A call picks a run with probability
+    proportional to its rows and draws b of them uniformly without replacement, so every
+    row is drawn with probability b / n per step.  Called as ``sampler(rng, b)``;
+    returns sorted int64 row indices.
     """
 
     def __init__(self, chunks):
         self.sizes = np.asarray(chunks, dtype=np.int64)
         self.starts = np.concatenate([[0], np.cumsum(self.sizes)])
         self.n = int(self.starts[-1])
+        self._groups = {}
+
+    def groups(self, b):
+        """Row ranges ``[(start, stop), ...]`` of the runs of chunks for batch size b."""
+        if b not in self._groups:
+            bounds, rows = [0], 0
+            for c, size in enumerate(self.sizes):
+                rows += int(size)
+                if rows >= b:
+                    bounds.append(int(self.starts[c + 1]))
+                    rows = 0
+            if bounds[-1] != self.n:
+                if len(bounds) > 1:
+                    bounds[-1] = self.n
+                else:
+                    bounds.append(self.n)
+            self._groups[b] = list(zip(bounds[:-1], bounds[1:]))
+        return self._groups[b]
 
     def __call__(self, rng, batch_size):
         b = min(int(batch_size), self.n)
-        c = int(rng.choice(self.sizes.size, p=self.sizes / self.n))
-        parts, total = [], 0
-        while total < b:
-            parts.append(np.arange(self.starts[c], self.starts[c + 1]))
-            total += int(self.sizes[c])
-            c = (c + 1) % self.sizes.size
-        pool = np.concatenate(parts)
-        return np.sort(rng.choice(pool, size=b, replace=False))
+        runs = self.groups(b)
+        sizes = np.array([e - s for s, e in runs], dtype=np.float64)
+        s, e = runs[int(rng.choice(len(runs), p=sizes / sizes.sum()))]
+        return s + np.sort(rng.choice(e - s, size=b, replace=False))
 
 
 class DaskRows:
