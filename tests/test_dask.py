@@ -198,18 +198,23 @@ def test_task_threads(cluster_client):
 
 
 def test_task_functions_pickle_by_reference():
-    from alignxpert_fast.dask import _gram, _reductions, _runtime, _stress, _views
+    from alignxpert_fast.dask import _gram, _reductions, _stress, _views, _warm
 
     for fn in (_gram._gram_task, _reductions._matvec_task, _reductions._row_sums_task, _stress._pair_task,
-               _stress._add, _stress._finish, _stress._scale_rows, _views._transform_task, _runtime._warm_numba,
+               _stress._add, _stress._finish, _stress._scale_rows, _views._transform_task, _warm.warm_numba,
                metrics._ranks_task, metrics._top_k_task):
         data = pickle.dumps(fn)
         assert len(data) < 200 and pickle.loads(data) is fn
 
 
 def test_numba_backend_on_the_cluster(cluster_client, rng):
+    from alignxpert_fast.dask._plugin import NumbaWarmup
+
     pids = axd.warm_up(cluster_client)
     assert len(pids) == 2 and len(set(pids.values())) == 2
+    # a worker plugin: every worker (also one that joins later) compiled the kernels once
+    plugins = cluster_client.run(lambda dask_worker: sorted(dask_worker.plugins))
+    assert all(NumbaWarmup.name in names for names in plugins.values())
     X = rng.standard_normal((70, 6)).astype(np.float32)
     V = rng.standard_normal((70, 2)).astype(np.float32)
     with dask.config.set(scheduler=cluster_client):

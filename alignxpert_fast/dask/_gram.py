@@ -8,7 +8,7 @@ import numpy as np
 from ..kernels import distances as _distances
 from ..kernels import gram as _gram_mod
 from ..kernels._spec import kernel_params
-from ._runtime import as_rows, block, common_dtype, task_threads
+from ._runtime import as_rows, block, common_dtype, ensure_warm, task_threads
 
 __all__ = ["rbf_kernel", "polynomial_kernel", "linear_kernel", "cosine_similarity", "euclidean_distances"]
 
@@ -35,6 +35,7 @@ def _gram_task(Xs, Ys, name_, dtype_, params, backend, n_threads, block_rows, bl
 
 
 def _dask_gram(name, X, Y, params, backend, n_threads, block_rows, block_cols):
+    ensure_warm(backend)
     dtype = common_dtype(X, Y)
     Xd = as_rows(X, "X", dtype)
     Yd = Xd if (Y is None or Y is X) else as_rows(Y, "Y", dtype)

@@ -14,7 +14,7 @@ import numpy as np
 from ..kernels import reductions as _red
 from ..kernels._spec import SPECS, check_kernel_name, kernel_params
 from .._utils.validation import is_dask_array
-from ._runtime import as_rows, block, common_dtype, task_threads
+from ._runtime import as_rows, block, common_dtype, ensure_warm, task_threads
 
 __all__ = ["kernel_matvec", "kernel_row_sums"]
 
@@ -51,6 +51,7 @@ def _as_v(V, dtype):
 
 def _reduce(X, Y, V, kernel, backend, n_threads, block_rows, block_cols, split_every, kernel_params_):
     internal = check_kernel_name(kernel)
+    ensure_warm(backend)
     dtype = common_dtype(X, Y, V) if V is not None else common_dtype(X, Y)
     Xd = as_rows(X, "X", dtype)
     Yd = Xd if (Y is None or Y is X) else as_rows(Y, "Y", dtype)

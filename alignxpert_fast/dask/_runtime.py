@@ -104,27 +104,43 @@ def task_threads(n_threads):
     return 1
 
 
-def _warm_numba(dask_worker=None):
-    """Compile the Numba kernels once in this process (tiny calls, both dtypes)."""
-    from ..kernels._dispatch import backend_status
-    from ..kernels.reductions import kernel_matvec
-    from ..kernels.stress import stress_and_grad
-
-    if not backend_status()["numba"][0]:
-        return False
-    rng = np.random.default_rng(0)
-    for dt in (np.float32, np.float64):
-        X = rng.standard_normal((8, 3)).astype(dt)
-        kernel_matvec(X, X, X[:, :2].copy(), backend="numba", n_threads=1)
-        stress_and_grad(X, X[:, :2].copy(), backend="numba", n_threads=1)
+def _pid(dask_worker=None):
     return os.getpid()
 
 
+_warmed_clients = set()
+
+
 def warm_up(client=None):
-    """Compile the Numba kernels once on every worker of ``client`` (default: the
-    active client), so no task pays the JIT.  Returns {worker address: pid}; {} without
-    a client (the first call in the process compiles them)."""
+    """Compile the Numba kernels once on every worker of ``client`` (default: the client
+    that computes by default), and on every worker that joins later (a worker plugin), so
+    no task pays the JIT.  Returns {worker address: pid}; {} without a client (there the
+    first call in the process compiles them).  Entry points called with
+    ``backend="numba"`` do this by themselves, once per client."""
     client = client or client_or_none()
     if client is None:
         return {}
-    return client.run(_warm_numba)
+    if client.id not in _warmed_clients:
+        from ._plugin import NumbaWarmup
+
+        client.register_plugin(NumbaWarmup())
+        _warmed_clients.add(client.id)
+    return client.run(_pid)
+
+
+def ensure_warm(backend):
+    """:func:`warm_up` once per client when ``backend`` resolves to Numba."""
+    from .._config import get_config
+
+    if backend == "numba" or (backend == "auto" and get_config()["backend"] == "numba"):
+        client = client_or_none()
+        if client is not None and client.id not in _warmed_clients:
+            warm_up(client)
+
+
+def blas_one_thread():
+    """A context in which every BLAS runs one thread (task-side NumPy products: the task
+    already has its share of the cores)."""
+    from .._utils.threads import single_threaded_blas
+
+    return single_threaded_blas()

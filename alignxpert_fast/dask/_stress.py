@@ -21,7 +21,7 @@ import numpy as np
 from .._config import get_config
 from ..kernels._backends._layout import noise_floor, stress_finish
 from ..kernels.distances import euclidean_distances
-from ._runtime import as_rows, block, common_dtype, task_threads
+from ._runtime import as_rows, blas_one_thread, block, common_dtype, ensure_warm, task_threads
 
 __all__ = ["stress", "stress_and_grad"]
 
@@ -41,6 +41,11 @@ def _sq_dist(A, B, same, start, dtype, backend, n_threads):
 
 def _pair_task(XI, XJ, ZI, ZJ, diag, dtype_, want_grad, backend, n_threads, step_rows):
     """(num, den), unscaled gradient rows of I, of J (None on the diagonal / no grad)."""
+    with blas_one_thread():  # the W @ Z products: one BLAS thread, as inside the kernels
+        return _pair(XI, XJ, ZI, ZJ, diag, dtype_, want_grad, backend, n_threads, step_rows)
+
+
+def _pair(XI, XJ, ZI, ZJ, diag, dtype_, want_grad, backend, n_threads, step_rows):
     XI, ZI = block(XI, dtype_), block(ZI, dtype_)
     XJ, ZJ = (XI, ZI) if diag else (block(XJ, dtype_), block(ZJ, dtype_))
     nt = task_threads(n_threads)
@@ -113,6 +118,7 @@ def _prepare(X, Z):
 
 
 def _graph(X, Z, want_grad, backend, n_threads, split_every):
+    ensure_warm(backend)
     Xd, Zd, dtype = _prepare(X, Z)
     split_every = int(split_every or 8)
     if split_every < 2:

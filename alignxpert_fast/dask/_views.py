@@ -37,7 +37,7 @@ import dask.array as da
 import numpy as np
 
 from .._utils.validation import check_finite, is_dask_array, result_dtype
-from ._runtime import as_rows, block, shared, task_threads
+from ._runtime import as_rows, blas_one_thread, block, ensure_warm, shared, task_threads
 
 __all__ = ["ChunkSampler", "DaskRows", "dask_views", "transform_blocks"]
 
@@ -156,7 +156,8 @@ def dask_views(est, views, *, fitting):
 def _transform_task(X, model, m, dtype_, n_threads):
     est = copy.copy(model)  # shallow: the threaded scheduler shares one model between tasks
     est.n_threads = task_threads(n_threads)
-    return est._transform_one(block(X, dtype_), m)
+    with blas_one_thread():  # the feature map and the projection products: the task's share only
+        return est._transform_one(block(X, dtype_), m)
 
 
 def transform_blocks(est, X, m):
@@ -164,6 +165,7 @@ def transform_blocks(est, X, m):
     fitted model shared once (scattered to the workers under a distributed client)."""
     dtype = result_dtype(X)
     Xd = as_rows(X, "X", dtype)
+    ensure_warm(est.backend)
     model = shared(est)
     k = int(est.n_components_)
     return da.blockwise(_transform_task, "ij", Xd, "ik", model, None, new_axes={"j": k}, concatenate=True,
