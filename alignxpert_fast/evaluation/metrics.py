@@ -29,6 +29,7 @@ import numbers
 import numpy as np
 
 from .._config import get_config
+from .._utils.threads import single_threaded_blas
 from .._utils.validation import check_matrix, check_scalar, is_dask_array
 
 __all__ = [
@@ -121,7 +122,8 @@ def _ranks(Q, s0, G, gsq, metric, br):
 def _ranks_task(Qb, gallery, metric, block_rows, block_info=None):
     G, gsq = gallery
     Q = _normalize(Qb) if metric == "cosine" else np.ascontiguousarray(Qb, dtype=np.float64)
-    return _ranks(Q, block_info[0]["array-location"][0][0], G, gsq, metric, block_rows)
+    with single_threaded_blas():  # one task per core: no BLAS threads on top
+        return _ranks(Q, block_info[0]["array-location"][0][0], G, gsq, metric, block_rows)
 
 
 def match_ranks(Z_query, Z_gallery, *, metric="cosine", block_rows=None):
@@ -183,7 +185,8 @@ def top_k_indices(Z_query, Z_gallery, k=10, *, metric="cosine", block_rows=None)
 def _top_k_task(Qb, gallery, metric, block_rows, block_info=None):
     G, gsq = gallery
     Q = _normalize(Qb) if metric == "cosine" else np.ascontiguousarray(Qb, dtype=np.float64)
-    return _top_k(Q, G, gsq, metric, block_rows, block_info[None]["chunk-shape"][1])
+    with single_threaded_blas():
+        return _top_k(Q, G, gsq, metric, block_rows, block_info[None]["chunk-shape"][1])
 
 
 def _top_k(Q, G, gsq, metric, br, k):
