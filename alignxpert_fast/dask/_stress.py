@@ -12,8 +12,6 @@ rows of I and, mirrored, of J.  The final step scales them by the factor of
 """
 from __future__ import annotations
 
-import math
-
 import dask
 import dask.array as da
 import numpy as np
@@ -171,8 +169,3 @@ def stress_and_grad(X, Z, *, backend="auto", n_threads=None, split_every=None):
     at an isometry) as :func:`alignxpert_fast.stress_and_grad`.
     """
     return _graph(X, Z, True, backend, n_threads, split_every)
-
-
-def n_pair_tasks(n_chunks):
-    """Pair tasks of the stress graph over ``n_chunks`` row chunks."""
-    return math.comb(int(n_chunks) + 1, 2)
