@@ -42,7 +42,7 @@ View check_array(const py::handle& obj, const char* name, bool writable) {
         throw py::type_error(std::string(name) + " must be a numpy.ndarray, got " +
                              std::string(py::str(py::type::of(obj).attr("__name__"))));
     py::array a = py::reinterpret_borrow<py::array>(obj);
-    if (!a.dtype().is(py::dtype::of<T>()))
+    if (!a.dtype().equal(py::dtype::of<T>()))  // equivalent, not the same object: unpickled arrays carry their own
         throw py::type_error(std::string(name) + " must have dtype " + dtype_name<T>() + ", got " +
                              std::string(py::str(a.dtype())));
     if (a.ndim() != 2)

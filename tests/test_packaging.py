@@ -25,6 +25,13 @@ CHECK = textwrap.dedent(
     K = axf.rbf_kernel(X, backend="native", gamma=0.3)
     d2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
     assert np.allclose(K, np.exp(-0.3 * d2), atol=1e-12)
+    try:  # the optional Dask layer ships in the wheel (dask itself comes with the [dask] extra)
+        import dask  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        import alignxpert_fast.dask as axd
+        assert os.path.realpath(axd.__file__).startswith(os.path.realpath(sys.prefix)), axd.__file__
     pxd = os.path.join(os.path.dirname(axf.__file__), "_cy", "kernels.pxd")
     assert os.path.isfile(pxd), pxd
     src = textwrap.dedent('''

@@ -16,6 +16,12 @@ def _describe(x):
     return type(x).__name__
 
 
+def is_dask_array(x):
+    """True for a ``dask.array.Array`` (checked without importing dask)."""
+    t = type(x)
+    return t.__name__ == "Array" and t.__module__.startswith("dask.array") and hasattr(x, "__dask_graph__")
+
+
 def check_matrix(X, name="X", *, dtype=None, allow_empty=False, ensure_finite=True, min_rows=1):
     """Validate a 2-D float array and return it C-contiguous.
 

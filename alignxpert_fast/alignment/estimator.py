@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._utils.random import check_random_state
 from .._utils.threads import blas_threads
-from .._utils.validation import check_matrix, result_dtype
+from .._utils.validation import check_matrix, is_dask_array, result_dtype
 from . import persistence
 from ._params import check_param, check_params
 from ..evaluation.metrics import mean_reciprocal_rank
@@ -182,6 +182,9 @@ class AlignXpert(TransformerMixin, BaseEstimator):
                 f"views must be a list or tuple of arrays, one (n_samples, n_features_m) array per modality; got "
                 f"{type(views).__name__}. To transform a single modality use transform(X, modality=i)."
             )
+        if any(is_dask_array(v) for v in views):  # read by chunks: see alignxpert_fast.dask._views
+            from ..dask._views import dask_views
+            return dask_views(self, views, fitting=fitting)
         if fitting and len(views) < 2:
             raise ValueError(f"views must hold at least two modalities (arrays with paired rows); got {len(views)}")
         if not fitting and len(views) != self.n_modalities_:
@@ -232,6 +235,8 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         views : list of M >= 2 arrays of shape (n, d_m), rows paired across views
+            dask arrays (e.g. ``da.from_zarr``) are read by row chunks with the minibatch
+            solver (its estimator: :mod:`alignxpert_fast.dask._views`).
         y : ignored
         callbacks : callable or list of callables ``(iteration, loss, params) -> bool``
             Called after every optimizer iteration of the final fit; True stops it.
@@ -289,6 +294,10 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         return self.feature_maps_[m].transform(self._scale(X, m), n_threads=self.n_threads, backend=self.backend)
 
     def _transform_one(self, X, m):
+        if is_dask_array(X):  # a lazy dask array: map_blocks of this method (alignxpert_fast.dask._views)
+            from ..dask._views import transform_blocks
+
+            return transform_blocks(self, X, m)
         Z = self._features(X, m) @ self.components_[m].astype(X.dtype, copy=False)
         scale = getattr(self, "output_scale_", 1.0)
         if scale != 1.0:
@@ -309,7 +318,8 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         Returns
         -------
         list of M arrays (n_m, k), or one array (n, k) when ``modality`` is given;
-        float32 if the input is float32, else float64.
+        float32 if the input is float32, else float64.  A dask array input gives a lazy
+        dask array (one task per row chunk, the model shared once).
         """
         self._check_is_fitted("transform")
         if modality is not None:
@@ -318,7 +328,7 @@ class AlignXpert(TransformerMixin, BaseEstimator):
             if not -self.n_modalities_ <= modality < self.n_modalities_:
                 raise ValueError(f"modality must be in [0, {self.n_modalities_}), got {modality}")
             m = int(modality) % self.n_modalities_
-            X = check_matrix(views, "X")
+            X = views if is_dask_array(views) else check_matrix(views, "X")
             self._check_width(X, m, "X")
             return self._transform_one(X, m)
         Xs, _ = self._validate_views(views, fitting=False)

@@ -72,7 +72,7 @@ def _start(est, Fs, k, rng, kern, n_linear):
     return W0, gamma
 
 
-def _run(est, Fs, targets, W0, gamma, k, rng, kern, solver, callbacks, max_iter=None):
+def _run(est, Fs, targets, W0, gamma, k, rng, kern, solver, callbacks, max_iter=None, sampler=None):
     """One optimizer run from W0 -> OptimizationResult."""
     obj = AlignXpertObjective(Fs, targets if est.alpha > 0 else None, similarity=est.similarity, kernel=kern,
                               gamma=gamma, degree=est.degree, coef0=est.coef0, temperature=est.temperature,
@@ -84,7 +84,8 @@ def _run(est, Fs, targets, W0, gamma, k, rng, kern, solver, callbacks, max_iter=
                               tol=1e-6 if est.tol is None else est.tol, callbacks=callbacks or None,
                               verbose=verbose, print_every=1 if verbose >= 2 else 10)
     return minimize_adam(obj, W0, max_iter=max_iter or est.max_iter or 2000, tol=1e-4 if est.tol is None else est.tol,
-                         random_state=rng, batch_size=est.batch_size, learning_rate=est.learning_rate,
+                         random_state=rng, sampler=sampler, batch_size=est.batch_size,
+                         learning_rate=est.learning_rate,
                          callbacks=callbacks or None, verbose=verbose, print_every=1 if verbose >= 2 else 100)
 
 
@@ -99,7 +100,8 @@ def fit_fixed_k(est, Xs, k, rng, callbacks=None):
     dtype = Xs[0].dtype
     n = Xs[0].shape[0]
     kern = est._kernel_name()
-    solver = est._resolve_solver(n)
+    sampler = getattr(Xs[0], "sampler", None)  # dask views: minibatches drawn from row chunks
+    solver = "adam" if sampler is not None else est._resolve_solver(n)
     kw = dict(n_threads=est.n_threads, backend=est.backend)
     means, scales = fit_scaling(Xs)
 
@@ -110,7 +112,7 @@ def fit_fixed_k(est, Xs, k, rng, callbacks=None):
     # and fits the feature maps on a sample of up to INIT_SAMPLES scaled rows
     lazy = solver == "adam"
     fit_rows = subsample(n, INIT_SAMPLES, rng) if lazy else None
-    Xfit = [scale(X if fit_rows is None else X[fit_rows], m) for m, X in enumerate(Xs)]
+    Xfit = [scale(X[slice(None) if fit_rows is None else fit_rows], m) for m, X in enumerate(Xs)]
     maps = []
     for X in Xfit:
         fm = make_feature_map(est.feature_map, n_landmarks=est.n_landmarks, gamma=est.map_gamma,
@@ -149,7 +151,7 @@ def fit_fixed_k(est, Xs, k, rng, callbacks=None):
             res.params = [np.array(W) for W in W0]
     else:
         W0, gamma = _start(est, Fs, k, rng, kern, n_linear)
-        res = _run(est, Fs, targets, W0, gamma, k, rng, kern, solver, cbs)
+        res = _run(est, Fs, targets, W0, gamma, k, rng, kern, solver, cbs, sampler=sampler)
     if res.stop_reason == "nonfinite":
         warnings.warn(
             f"AlignXpert: the loss diverged (non-finite after {res.n_iter} iterations) with "

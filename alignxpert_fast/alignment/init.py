@@ -22,7 +22,9 @@ CORR_POWER = 2.0
 
 def mean_and_mean_sqnorm(X, chunk_bytes=2**22):
     """Column means (float64) and ``mean_i ||x_i - mean||^2``, in row chunks of about
-    ``chunk_bytes`` (no copy of X)."""
+    ``chunk_bytes`` (no copy of X).  Row sources that stream (dask views) bring their own."""
+    if hasattr(X, "mean_and_mean_sqnorm"):
+        return X.mean_and_mean_sqnorm()
     mu = X.mean(axis=0, dtype=np.float64)
     mu_t = mu.astype(X.dtype)
     chunk = max(1, chunk_bytes // max(1, X.shape[1] * X.itemsize))

@@ -208,7 +208,7 @@ def minimize_lbfgs(objective, W0, *, max_iter=200, tol=1e-6, callbacks=None, ver
     return result
 
 
-def minimize_adam(objective, W0, *, max_iter=1000, tol=1e-4, random_state=None, batch_size=1024,
+def minimize_adam(objective, W0, *, max_iter=1000, tol=1e-4, random_state=None, sampler=None, batch_size=1024,
                   learning_rate=0.01, decay_steps=None, beta1=0.9, beta2=0.999, eps=1e-8, n_iter_no_change=5,
                   check_every=50, callbacks=None, verbose=0, print_every=100, file=None):
     """Minibatch Adam on sampled row blocks (for large n).
@@ -239,6 +239,9 @@ def minimize_adam(objective, W0, *, max_iter=1000, tol=1e-4, random_state=None, 
     Parameters
     ----------
     random_state : None, int or numpy.random.Generator, seeds the row sampling.
+    sampler : callable ``(rng, batch_size) -> sorted row indices``, optional
+        Replaces the uniform draw (dask views draw from row chunks:
+        :class:`alignxpert_fast.dask._views.ChunkSampler`).
     Other parameters as :func:`minimize_lbfgs`, plus Adam's ``beta1``, ``beta2``, ``eps``.
     """
     max_iter = check_param("max_iter", max_iter)
@@ -265,7 +268,10 @@ def minimize_adam(objective, W0, *, max_iter=1000, tol=1e-4, random_state=None, 
     prog.header()
     try:
         for it in range(1, max_iter + 1):
-            rows = np.sort(rng.choice(n, size=b, replace=False)) if b < n else None
+            if sampler is not None:
+                rows = sampler(rng, b)
+            else:
+                rows = np.sort(rng.choice(n, size=b, replace=False)) if b < n else None
             f, grads = objective.value_and_grad(params, rows=rows)
             if not np.isfinite(f) or not all(np.all(np.isfinite(g)) for g in grads):
                 stop, message = "nonfinite", "non-finite loss or gradient: kept the best state"

@@ -16,6 +16,11 @@ block with ``np.argpartition`` (ties at the k-th place broken arbitrarily).
 
 Memory: O(block_rows * n_gallery) float64 per block plus a float64 copy of both inputs;
 n = 100000 queries against 100000 gallery rows never allocate n x n.
+
+Dask: ``Z_query`` may be a dask array chunked by rows (one task per query chunk; the
+gallery, in memory or computed from a dask array, is prepared once and shared with
+every task).  :func:`match_ranks` and :func:`top_k_indices` then return lazy dask
+arrays; the other functions compute their float.
 """
 from __future__ import annotations
 
@@ -24,7 +29,8 @@ import numbers
 import numpy as np
 
 from .._config import get_config
-from .._utils.validation import check_matrix, check_scalar
+from .._utils.threads import single_threaded_blas
+from .._utils.validation import check_matrix, check_scalar, is_dask_array
 
 __all__ = [
     "recall_at_k",
@@ -45,8 +51,8 @@ def _check_metric(metric):
 
 def _prepare(Zq, Zg, metric, *, paired):
     _check_metric(metric)
-    Q = check_matrix(Zq, "Z_query", dtype=np.float64)
-    G = check_matrix(Zg, "Z_gallery", dtype=np.float64)
+    Q = Zq if is_dask_array(Zq) else check_matrix(Zq, "Z_query", dtype=np.float64)
+    G = check_matrix(Zg.compute() if is_dask_array(Zg) else Zg, "Z_gallery", dtype=np.float64)
     if Q.shape[1] != G.shape[1]:
         raise ValueError(
             f"Z_query and Z_gallery must live in the same space: Z_query.shape[1] == {Q.shape[1]} while "
@@ -58,7 +64,7 @@ def _prepare(Zq, Zg, metric, *, paired):
             f"{Q.shape[0]} and {G.shape[0]}"
         )
     if metric == "cosine":
-        Q = _normalize(Q)
+        Q = Q if is_dask_array(Q) else _normalize(Q)
         G = _normalize(G)
     gsq = np.einsum("ij,ij->i", G, G) if metric == "euclidean" else None
     return Q, G, gsq
@@ -87,22 +93,50 @@ def _scores(Qb, G, gsq, metric):
     return S
 
 
-def match_ranks(Z_query, Z_gallery, *, metric="cosine", block_rows=None):
-    """Rank (1 = best) of gallery row i among all gallery rows for query row i.
+def _on_chunks(task, Q, G, gsq, metric, block_rows, cols, dtype):
+    """``task(Q_chunk, offset, (G, gsq), metric, block_rows)`` on every row chunk of a dask Q,
+    the gallery shared once (alignxpert_fast.dask)."""
+    from ..dask._runtime import as_rows, shared
 
-    Returns an int64 array of shape (n,).  Memory: see the module docstring.
-    """
-    Q, G, gsq = _prepare(Z_query, Z_gallery, metric, paired=True)
+    Qd = as_rows(Q, "Z_query", np.float64)
+    if Qd.shape[1] != G.shape[1]:
+        raise ValueError(f"Z_query and Z_gallery must live in the same space: Z_query.shape[1] == {Qd.shape[1]} "
+                         f"while Z_gallery.shape[1] == {G.shape[1]}")
+    kw = dict(gallery=shared((G, gsq)), metric=metric, block_rows=block_rows, dtype=dtype,
+              chunks=(Qd.chunks[0],) if cols is None else (Qd.chunks[0], (cols,)))
+    return Qd.map_blocks(task, drop_axis=1 if cols is None else None, **kw)
+
+
+def _ranks(Q, s0, G, gsq, metric, br):
     n = Q.shape[0]
-    br = _block_rows(G.shape[0], block_rows)
     ranks = np.empty(n, dtype=np.int64)
     for s in range(0, n, br):
         e = min(n, s + br)
         S = _scores(Q[s:e], G, gsq, metric)
         r = np.arange(e - s)
-        true = S[r, s + r]
+        true = S[r, s0 + s + r]
         ranks[s:e] = 1 + np.count_nonzero(S > true[:, None], axis=1)
     return ranks
+
+
+def _ranks_task(Qb, gallery, metric, block_rows, block_info=None):
+    G, gsq = gallery
+    Q = _normalize(Qb) if metric == "cosine" else np.ascontiguousarray(Qb, dtype=np.float64)
+    with single_threaded_blas():  # one task per core: no BLAS threads on top
+        return _ranks(Q, block_info[0]["array-location"][0][0], G, gsq, metric, block_rows)
+
+
+def match_ranks(Z_query, Z_gallery, *, metric="cosine", block_rows=None):
+    """Rank (1 = best) of gallery row i among all gallery rows for query row i.
+
+    Returns an int64 array of shape (n,) (a lazy dask array for a dask ``Z_query``).
+    Memory: see the module docstring.
+    """
+    Q, G, gsq = _prepare(Z_query, Z_gallery, metric, paired=True)
+    br = _block_rows(G.shape[0], block_rows)
+    if is_dask_array(Q):
+        return _on_chunks(_ranks_task, Q, G, gsq, metric, br, None, np.int64)
+    return _ranks(Q, 0, G, gsq, metric, br)
 
 
 def recall_at_k(Z_query, Z_gallery, k=1, *, metric="cosine", block_rows=None):
@@ -121,28 +155,42 @@ def recall_at_k(Z_query, Z_gallery, k=1, *, metric="cosine", block_rows=None):
     """
     ks = [k] if isinstance(k, numbers.Integral) else list(k)
     ks = [check_scalar(v, "k", lower=1, integer=True) for v in ks]
-    ranks = match_ranks(Z_query, Z_gallery, metric=metric, block_rows=block_rows)
+    ranks = np.asarray(match_ranks(Z_query, Z_gallery, metric=metric, block_rows=block_rows))
     out = {v: float(np.mean(ranks <= v)) for v in ks}
     return out[ks[0]] if isinstance(k, numbers.Integral) else out
 
 
 def mean_reciprocal_rank(Z_query, Z_gallery, *, metric="cosine", block_rows=None):
     """Mean of 1 / rank of each query's match (see :func:`match_ranks`)."""
-    ranks = match_ranks(Z_query, Z_gallery, metric=metric, block_rows=block_rows)
+    ranks = np.asarray(match_ranks(Z_query, Z_gallery, metric=metric, block_rows=block_rows))
     return float(np.mean(1.0 / ranks))
 
 
 def top_k_indices(Z_query, Z_gallery, k=10, *, metric="cosine", block_rows=None):
     """Indices of the k best gallery rows for every query, best first: int64 (n_query, k).
 
-    Per block: ``np.argpartition`` for the top k, then a sort of those k.
+    Per block: ``np.argpartition`` for the top k, then a sort of those k.  A dask
+    ``Z_query`` gives a lazy dask array.
     """
     Q, G, gsq = _prepare(Z_query, Z_gallery, metric, paired=False)
     k = check_scalar(k, "k", lower=1, integer=True)
     if k > G.shape[0]:
         raise ValueError(f"k must be at most the gallery size {G.shape[0]}, got {k}")
-    n = Q.shape[0]
     br = _block_rows(G.shape[0], block_rows)
+    if is_dask_array(Q):
+        return _on_chunks(_top_k_task, Q, G, gsq, metric, br, k, np.int64)
+    return _top_k(Q, G, gsq, metric, br, k)
+
+
+def _top_k_task(Qb, gallery, metric, block_rows, block_info=None):
+    G, gsq = gallery
+    Q = _normalize(Qb) if metric == "cosine" else np.ascontiguousarray(Qb, dtype=np.float64)
+    with single_threaded_blas():
+        return _top_k(Q, G, gsq, metric, block_rows, block_info[None]["chunk-shape"][1])
+
+
+def _top_k(Q, G, gsq, metric, br, k):
+    n = Q.shape[0]
     out = np.empty((n, k), dtype=np.int64)
     for s in range(0, n, br):
         e = min(n, s + br)
@@ -171,7 +219,7 @@ def label_precision_at_k(Z_query, y_query, Z_gallery, y_gallery, k=10, *, metric
     """
     n_q = np.shape(Z_query)[0] if np.ndim(Z_query) == 2 else None
     n_g = np.shape(Z_gallery)[0] if np.ndim(Z_gallery) == 2 else None
-    top = top_k_indices(Z_query, Z_gallery, k, metric=metric, block_rows=block_rows)
+    top = np.asarray(top_k_indices(Z_query, Z_gallery, k, metric=metric, block_rows=block_rows))
     yq = _check_labels(y_query, n_q, "y_query")
     yg = _check_labels(y_gallery, n_g, "y_gallery")
     return float(np.mean(yg[top] == yq[:, None]))
