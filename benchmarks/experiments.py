@@ -4,7 +4,7 @@ Run from the repository root (single-threaded; about 3-4 minutes on one core)::
 
     python benchmarks/experiments.py                # writes benchmarks/results/
     python benchmarks/experiments.py --quick        # smoke run (small data, few iterations)
-    python benchmarks/experiments.py --readme README.md   # and the tables into the README
+    python benchmarks/experiments.py --readme docs/experiments.md   # and the tables into the docs page
 
 Data (no download)
 ------------------
@@ -34,7 +34,7 @@ Experiments
    scikit-learn CCA (at k = min d_m and at k = 10).
 5. Paired RBF gamma sensitivity: the default gamma against 4x, 16x and 64x.
 
-``--readme README.md`` also writes the tables into the README's experiments section
+``--readme docs/experiments.md`` also writes the tables into that page
 (between its ``experiments:start`` / ``experiments:end`` markers).
 
 Every fit uses the paper's formulation (``PAPER``, the estimator's defaults before the
@@ -541,7 +541,7 @@ def main(argv=None):
     return 0
 
 
-README_START = "<!-- experiments:start (written by benchmarks/experiments.py --readme README.md) -->"
+README_START = "<!-- experiments:start (written by benchmarks/experiments.py --readme docs/experiments.md) -->"
 README_END = "<!-- experiments:end -->"
 
 

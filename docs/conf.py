@@ -12,11 +12,13 @@ author = "the alignxpert_fast developers"
 copyright = "2026, " + author
 version = release = __version__
 
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "numpydoc", "sphinx.ext.mathjax"]
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "numpydoc", "sphinx.ext.mathjax", "myst_parser"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+myst_heading_anchors = 3
+suppress_warnings = ["myst.xref_missing"]
 autosummary_generate = False
 numpydoc_show_class_members = False
 numpydoc_validation_checks = set()
 autodoc_default_options = {"members": False}
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
-suppress_warnings = []

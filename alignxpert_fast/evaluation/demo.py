@@ -86,7 +86,10 @@ def run_demo(n_components=32, *, test_size=0.3, random_state=0, max_iter=None, n
             za_te, zb_te = est.transform([Lte, Rte])
             add(name, k, za_tr, za_te, zb_te, seconds)
             gamma = "" if est.gamma_ is None else f", gamma_={est.gamma_:.3g}"
-            notes.append(f"{name}: solver {est.solver_}, {est.n_iter_} iterations (stop: {est.stop_reason_}){gamma}")
+            stop = (f"early stopping: best held-out MRR {est.validation_score_:.3f} at iteration "
+                    f"{est.best_iteration_} of {est.early_stopping_iterations_}, refitted on all pairs"
+                    if getattr(est, "best_iteration_", None) is not None else f"stop: {est.stop_reason_}")
+            notes.append(f"{name}: solver {est.solver_}, {est.n_iter_} iterations ({stop}){gamma}")
     if notes:
         print("", file=out)
         for note in notes:
@@ -100,8 +103,8 @@ def run_demo(n_components=32, *, test_size=0.3, random_state=0, max_iter=None, n
 
 def _print_demo_row(row, out, header=False):
     if header:
-        print(f"{'method':<24}{'k':>5}{'R@1':>8}{'R@10':>8}{'MRR':>8}{'P@10':>8}{'transfer':>10}{'fit (s)':>9}",
+        print(f"{'method':<27}{'k':>5}{'R@1':>8}{'R@10':>8}{'MRR':>8}{'P@10':>8}{'transfer':>10}{'fit (s)':>9}",
               file=out)
-        print("-" * 80, file=out)
-    print(f"{row['method']:<24}{row['k']:>5}{row['R@1']:>8.3f}{row['R@10']:>8.3f}{row['MRR']:>8.3f}"
+        print("-" * 83, file=out)
+    print(f"{row['method']:<27}{row['k']:>5}{row['R@1']:>8.3f}{row['R@10']:>8.3f}{row['MRR']:>8.3f}"
           f"{row['P@k']:>8.3f}{row['transfer']:>10.3f}{row['fit_time']:>9.2f}", file=out, flush=True)
