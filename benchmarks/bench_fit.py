@@ -14,6 +14,7 @@ Both store ``fit_s``, ``n_iter``, ``peak_memory_mb`` and ``inputs_mb`` in extra_
 (``AXF_BENCH_SMALL=1``) the shapes shrink (n = 2000 / 20000, widths 96 / 48, k = 16).
 
     python -m pytest benchmarks/bench_fit.py --benchmark-enable --benchmark-only --run-heavy
+    python -m pytest benchmarks/bench_fit.py --benchmark-enable --benchmark-only -k digits   # digits, quick
 """
 from __future__ import annotations
 
@@ -150,3 +151,39 @@ def test_fit_adam_1m(dummy, benchmark, axf_run):
 
     _run(benchmark, fit, group=group, impl="ours", label="AlignXpert 1000 Adam steps", views=views,
          extra=_ours_info)
+
+
+@pytest.mark.parametrize("impl", ["ours-defaults", "ours-paper", "sklearn-cca"], ids=lambda s: s)
+def test_fit_digits(impl, benchmark, axf_run):
+    """The digits halves (1797 pairs, 32 + 32 pixels, k = 32): AlignXpert's defaults (early
+    stopping: the held-out run and the refit both included), the paper's formulation and
+    scikit-learn's CCA, in the same run.  Not heavy: a few seconds each."""
+    from alignxpert_fast.datasets import load_digits_halves
+
+    views, _ = load_digits_halves()
+    group = "fit digits halves n=1797 d=32/32 k=32 float32"
+    if impl == "sklearn-cca":
+        from sklearn.cross_decomposition import CCA
+
+        def fit():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return CCA(n_components=32, max_iter=500).fit(views[0], views[1])
+
+        _run(benchmark, fit, group=group, impl=impl, label="scikit-learn CCA(32)", views=views,
+             extra=lambda m: dict(n_iter=int(max(m.n_iter_))))
+        return
+    from alignxpert_fast import AlignXpert
+    from alignxpert_fast.alignment.estimator import PAPER
+
+    params = {} if impl == "ours-defaults" else PAPER
+
+    def fit():
+        return AlignXpert(32, random_state=0, n_threads=THREADS, **params).fit(views)
+
+    def info(est):
+        out = _ours_info(est)
+        out.update(early_stopping_iterations=est.early_stopping_iterations_, best_iteration=est.best_iteration_)
+        return out
+
+    _run(benchmark, fit, group=group, impl="ours", label=f"AlignXpert {impl[5:]}", views=views, extra=info)
