@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import issparse as is_sparse  # the sparse path itself: _sparse.py
 
 from .._utils.validation import check_no_alias, check_out, check_pair
 from ._plan import run_gram
-from ._sparse import is_sparse, sparse_gram
+from ._sparse import sparse_gram
 
 __all__ = ["euclidean_distances"]
 

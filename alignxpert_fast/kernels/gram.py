@@ -12,10 +12,11 @@ translation-invariant kernels are computed on data centered in float64.
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import issparse as is_sparse  # the sparse path itself: _sparse.py
 
 from .._utils.validation import check_no_alias, check_out, check_pair
 from ._plan import run_gram
-from ._sparse import is_sparse, sparse_gram
+from ._sparse import sparse_gram
 from ._spec import kernel_params
 
 __all__ = ["rbf_kernel", "polynomial_kernel", "linear_kernel", "cosine_similarity"]
