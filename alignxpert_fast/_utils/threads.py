@@ -2,7 +2,15 @@
 
 ``None`` -> the configured default, else all cores the process may use (honouring
 ``OMP_NUM_THREADS``); a negative value counts back from that maximum (-1 = all,
--2 = all but one); ``0`` is an error.
+-2 = all but one); ``0`` is an error.  A positive request is capped by the hardware
+(the cores this process may run on) and by :data:`MAX_THREADS`: more threads than cores
+never run faster, and a huge count would make OpenMP try to start that many.
+
+Fork safety: GNU OpenMP's thread pool (and Numba's) does not survive ``fork``; a child
+that entered a parallel region would hang or be killed.  A fork handler marks the child
+(:func:`in_forked_child`) and every count resolved there is 1, so kernels run serially
+and correctly in ``multiprocessing`` fork workers.  The native extension applies the
+same rule to direct calls (``pthread_atfork`` in ``csrc/bindings.cpp``).
 """
 from __future__ import annotations
 
@@ -13,13 +21,37 @@ import threading
 from .._config import get_config
 from .validation import check_n_threads
 
+# a hard ceiling whatever the hardware reports (libgomp allocates per-thread state up front)
+MAX_THREADS = 1024
 
-def max_threads():
-    """Cores available to this process, capped by OMP_NUM_THREADS when set."""
+_forked = [False]
+
+
+def _mark_forked():
+    _forked[0] = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked)
+
+
+def in_forked_child():
+    """True in a process created by ``fork`` after this module was imported."""
+    return _forked[0]
+
+
+def hardware_threads():
+    """Cores this process may run on (its CPU affinity), at most :data:`MAX_THREADS`."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         n = os.cpu_count() or 1
+    return max(1, min(n, MAX_THREADS))
+
+
+def max_threads():
+    """Cores available to this process, capped by OMP_NUM_THREADS when set."""
+    n = hardware_threads()
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if env.isdigit() and int(env) > 0:
         n = min(n, int(env))
@@ -27,16 +59,18 @@ def max_threads():
 
 
 def effective_n_threads(n_threads=None):
-    """Resolve ``n_threads`` to a positive int (see module docstring)."""
+    """Resolve ``n_threads`` to a positive int (see module docstring): at most the
+    hardware's cores, and 1 in a forked child."""
     if n_threads is None:
         n_threads = get_config()["n_threads"]
-        if n_threads is None:
-            return max_threads()
     check_n_threads(n_threads)
-    mx = max_threads()
+    if _forked[0]:
+        return 1
+    if n_threads is None:
+        return max_threads()
     if n_threads < 0:
-        return max(1, mx + 1 + n_threads)
-    return int(n_threads)
+        return max(1, max_threads() + 1 + n_threads)
+    return int(min(n_threads, hardware_threads()))
 
 
 _controller_cache = []
