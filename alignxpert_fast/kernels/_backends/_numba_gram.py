@@ -9,6 +9,19 @@ from numba import njit, prange
 from ._numba_common import (_COSINE, _EUCLIDEAN, _FM_ELEMWISE, _FM_REDUCE, _POLY, _RBF, _SQEUCLIDEAN,
                             _vexp)
 
+@njit(nogil=True, cache=True, fastmath=_FM_ELEMWISE)
+def _ipow(b, e):
+    """b ** e for e >= 1 by repeated squaring (as ``axf::ipow``)."""
+    r = b
+    e -= 1
+    while e > 0:
+        if e & 1:
+            r *= b
+        e >>= 1
+        if e:
+            b *= b
+    return r
+
 @njit(nogil=True, cache=True, fastmath=_FM_ELEMWISE, inline="always")
 def _epilogue_row(kind, c, xi, ay, g, c0v, degree, base):
     """Kernel values of one tile row, in place: ``c[j]`` holds the raw dot product
@@ -37,9 +50,13 @@ def _epilogue_row(kind, c, xi, ay, g, c0v, degree, base):
             b = g * c[j] + c0v
             base[j] = b
             c[j] = b
-        for _ in range(1, degree):  # one vectorized pass per extra factor
+        if degree <= 4:
+            for _ in range(1, degree):  # one vectorized pass per extra factor
+                for j in range(cols):
+                    c[j] *= base[j]
+        else:  # by squaring: O(log degree) products (degree may be up to 2**31 - 1)
             for j in range(cols):
-                c[j] *= base[j]
+                c[j] = _ipow(base[j], degree)
     elif kind == _COSINE:
         for j in range(cols):
             c[j] = c[j] * xi * ay[j]
