@@ -21,7 +21,8 @@ def check_matrix(X, name="X", *, dtype=None, allow_empty=False, ensure_finite=Tr
 
     Integer and bool arrays are converted to float64 (as scikit-learn does); float16 to
     float32.  Complex, object, string and datetime dtypes raise TypeError.  Fortran-ordered
-    or strided arrays are copied to C order (one extra copy of X).
+    or strided arrays are copied to C order (one extra copy of X), and so are unaligned
+    ones (``np.frombuffer(buf, offset=1)``, arrays unpickled by Dask workers).
 
     Parameters
     ----------
@@ -63,6 +64,8 @@ def check_matrix(X, name="X", *, dtype=None, allow_empty=False, ensure_finite=Tr
             f"{name} must have at least {min_rows} sample(s) and 1 feature; got shape {arr.shape}"
         )
     arr = np.ascontiguousarray(arr, dtype=target)
+    if not arr.flags.aligned:
+        arr = arr.copy()
     if ensure_finite and arr.size:
         check_finite(arr, name)
     return arr

@@ -25,6 +25,7 @@ from .._config import get_config
 from .._utils.threads import effective_n_threads
 from .._utils.validation import check_block, check_n_threads
 from ._dispatch import resolve_backend
+from ._scaling import params_fit, scale_back, scale_inputs
 from ._spec import SPECS
 
 
@@ -118,20 +119,39 @@ def resolve_run(backend, n_threads, block_rows, block_cols):
     return mod, nt, check_block(block_rows, "block_rows"), check_block(block_cols, "block_cols")
 
 
+def _as_float64(X, Y, V, symmetric):
+    X64 = X.astype(np.float64)
+    return X64, (X64 if symmetric else Y.astype(np.float64)), (None if V is None else V.astype(np.float64))
+
+
 def run_gram(kernel, X, Y, out, symmetric, params, backend, n_threads, block_rows, block_cols):
     mod, nt, br, bc = resolve_run(backend, n_threads, block_rows, block_cols)
     if SPECS[kernel].translation_invariant:
         X, Y = center_pair(X, Y, symmetric)
+    X, Y, params, out_exp = scale_inputs(kernel, X, Y, symmetric, params)
+    if not params_fit(X.dtype, params):  # float32 with gamma / coef0 beyond float32
+        X, Y, _ = _as_float64(X, Y, None, symmetric)
+        result = np.empty(out.shape, np.float64)
+    else:
+        result = out
     nt = cap_threads(nt, X.shape[0] * Y.shape[0] * X.shape[1])
     br, bc = gram_blocks(X.shape[0], Y.shape[0], nt, br, bc)
-    mod.gram(kernel, X, Y, out, symmetric=symmetric, n_threads=nt, block_rows=br, block_cols=bc, **params)
-    return out
+    mod.gram(kernel, X, Y, result, symmetric=symmetric, n_threads=nt, block_rows=br, block_cols=bc, **params)
+    if result is not out:
+        with np.errstate(over="ignore"):  # beyond float32: inf, as float32 arithmetic gives
+            out[...] = result
+    return scale_back(out, out_exp)
 
 
 def run_matvec(kernel, X, Y, V, out, symmetric, params, backend, n_threads, block_rows, block_cols):
     mod, nt, br, bc = resolve_run(backend, n_threads, block_rows, block_cols)
     if SPECS[kernel].translation_invariant:
         X, Y = center_pair(X, Y, symmetric)
+    X, Y, params, _ = scale_inputs(kernel, X, Y, symmetric, params)  # only kernels, no distances, here
+    result = out
+    if not params_fit(X.dtype, params):  # float32 with gamma / coef0 beyond float32
+        X, Y, V = _as_float64(X, Y, V, symmetric)
+        result = np.empty(out.shape, np.float64)
     p = 1 if V is None else V.shape[1]
     nt = cap_threads(nt, X.shape[0] * Y.shape[0] * (X.shape[1] + p))
     br, bc = reduction_blocks(
@@ -139,8 +159,11 @@ def run_matvec(kernel, X, Y, V, out, symmetric, params, backend, n_threads, bloc
     )
     nt = min(nt, -(-X.shape[0] // br))  # no more threads than row blocks
     mod.kernel_matvec(
-        kernel, X, Y, V, out, symmetric=symmetric, n_threads=nt, block_rows=br, block_cols=bc, **params
+        kernel, X, Y, V, result, symmetric=symmetric, n_threads=nt, block_rows=br, block_cols=bc, **params
     )
+    if result is not out:
+        with np.errstate(over="ignore"):  # beyond float32: inf, as float32 arithmetic gives
+            out[...] = result
     return out
 
 

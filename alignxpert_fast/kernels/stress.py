@@ -6,6 +6,7 @@ import numpy as np
 from .._utils.validation import check_matrix, check_no_alias, check_out, check_scalar, result_dtype
 from ._backends._layout import packed_total
 from ._plan import STRESS_ROWS, cap_threads, resolve_run, stress_plan
+from ._scaling import scale_back, stress_scale
 
 __all__ = ["stress", "stress_and_grad", "StressCache"]
 
@@ -28,10 +29,28 @@ def _prepare(X, Z):
 
 
 def _run(X, Z, grad, backend, n_threads, block_rows, block_cols):
+    """Rescale (see ``_scaling.stress_scale``: float64 when the dtype cannot hold X's and
+    Z's magnitudes together), run the backend, scale the gradient back."""
     mod, nt, br, bc = resolve_run(backend, n_threads, block_rows, block_cols)
-    n = X.shape[0]
-    nt, br, bc = stress_plan(Z, grad is not None, nt, n * n * (X.shape[1] + 2 * Z.shape[1]), br, bc)
-    return float(mod.stress(X, Z, grad, n_threads=nt, block_rows=br, block_cols=bc))
+    Xs, Zs, e = stress_scale(X, Z)
+    g = grad
+    if e is None and X.dtype == np.float32:
+        Xs, Zs, e = stress_scale(X.astype(np.float64), Z.astype(np.float64))
+        g = None if grad is None else np.empty(grad.shape, np.float64)
+    if e is None:
+        raise ValueError(
+            f"X and Z differ in scale too much for float64 squared distances (max |X - mean| = {np.abs(X).max():.3g}, "
+            f"max |Z - mean| = {np.abs(Z).max():.3g}); rescale Z"
+        )
+    n = Xs.shape[0]
+    nt, br, bc = stress_plan(Zs, grad is not None, nt, n * n * (Xs.shape[1] + 2 * Zs.shape[1]), br, bc)
+    value = float(mod.stress(Xs, Zs, g, n_threads=nt, block_rows=br, block_cols=bc))
+    if grad is not None:
+        if g is not grad:
+            grad[...] = scale_back(g, -e)
+        else:
+            scale_back(grad, -e)
+    return value
 
 
 def stress(X, Z, *, backend="auto", n_threads=None, block_rows=None, block_cols=None):
@@ -132,6 +151,9 @@ class StressCache:
     def __init__(self, X, *, backend="auto", n_threads=None, block_rows=None):
         dtype = result_dtype(X)
         Xc = _center(check_matrix(X, "X", dtype=dtype, min_rows=2))
+        # X's largest entry scaled into [0.5, 1) (exact): tiny X would underflow its squares
+        Xc, _, e = stress_scale(Xc, Xc)
+        self._exp = int(e or 0)
         mod, nt, br, _ = resolve_run(backend, n_threads, block_rows, None)
         n, d = Xc.shape
         br = min(br or self.DEFAULT_BLOCK_ROWS, n)
@@ -183,7 +205,7 @@ class StressCache:
         Zc = check_matrix(Z, "Z", dtype=self.dtype, min_rows=2)
         if Zc.shape[0] != self.n_samples:
             raise ValueError(f"Z must have {self.n_samples} rows (one per row of the cached X), got {Zc.shape[0]}")
-        return _center(Zc)
+        return self._scale_z(_center(Zc))
 
     def stress(self, Z, *, backend=None, n_threads=None, block_cols=None):
         """Normalized stress of the cached X against Z, shape (n, k), as :func:`stress`.
@@ -193,6 +215,17 @@ class StressCache:
         """
         return self._run(self._check_z(Z), None, backend, n_threads, block_cols)
 
+    def _scale_z(self, Zc):
+        """Z times the cache's power of two; ValueError when its squares would overflow."""
+        if not self._exp:
+            return Zc
+        Zs = np.ldexp(Zc, -self._exp).astype(self.dtype, copy=False)
+        fi = np.finfo(self.dtype)
+        if Zs.size and not float(np.abs(Zs).max()) <= float(np.sqrt(fi.max / (16.0 * max(Zs.shape[1], 1)))):
+            raise ValueError(f"Z is too large relative to the cached X for {self.dtype.name} squared distances "
+                             f"(max |Z| = {np.abs(Zc).max():.3g}); use alignxpert_fast.stress_and_grad")
+        return Zs
+
     def stress_and_grad(self, Z, *, out=None, backend=None, n_threads=None, block_cols=None):
         """Stress and its gradient with respect to Z, as :func:`stress_and_grad`.
 
@@ -201,4 +234,5 @@ class StressCache:
         Zc = self._check_z(Z)
         grad = check_out(out, Zc.shape, self.dtype)
         check_no_alias(grad, "out", ("Z", Z), ("cache", self._data))
-        return self._run(Zc, grad, backend, n_threads, block_cols), grad
+        value = self._run(Zc, grad, backend, n_threads, block_cols)
+        return value, scale_back(grad, -self._exp)
