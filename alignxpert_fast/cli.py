@@ -24,8 +24,8 @@ thread (the matrices are small; the kernels use ``--n-threads``).
 GEMM of the same shape and against scikit-learn, with its agreement to the NumPy
 reference.
 
-Errors in the arguments or the input files end the program with a message (exit code 2),
-not a traceback.
+Errors in the arguments or the input files end the program with one line on stderr
+(``alignxpert-fast <command>: error: ...``) and exit status 2, never a traceback.
 """
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ from .evaluation.bench import bench_kernels
 from .evaluation.demo import run_demo
 from .evaluation.metrics import METRICS
 from .evaluation.scoring import evaluate_alignment
+from .kernels._dispatch import backend_status
 
 __all__ = ["main"]
 
@@ -77,10 +78,22 @@ def _check_output_path(path, parser, flag, suffixes):
     path = str(path)
     if not path.endswith(suffixes):
         parser.error(f"{flag} must end with {' or '.join(suffixes)}, got {path!r}")
+    if os.path.isdir(path):
+        parser.error(f"{flag}: {path} is a directory; give a file name")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         parser.error(f"{flag}: directory does not exist: {parent}")
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        parser.error(f"{flag}: cannot write to {path} (permission denied)")
     return path
+
+
+def _write(parser, flag, path, write):
+    """Run ``write()``; an OSError (disk full, permissions) becomes one error line."""
+    try:
+        return write()
+    except OSError as exc:
+        parser.error(f"{flag}: cannot write {path}: {exc.strerror or exc}")
 
 
 def _load_model(path, parser):
@@ -88,8 +101,29 @@ def _load_model(path, parser):
         parser.error(f"--model: file not found: {path}")
     try:
         return AlignXpert.load(path)
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError) as exc:  # load raises ValueError for every damaged or foreign file
         parser.error(f"--model: cannot load {path} as an AlignXpert model: {exc}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``prog: error: message`` on stderr, exit status 2."""
+
+    def error(self, message):
+        message = " ".join(str(message).split())
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _parse_backends(text, parser):
+    names = [b.strip() for b in text.split(",")]
+    if not text.strip() or not all(names):
+        parser.error(f"--backends must be a comma-separated list of native, numba, reference; got {text!r}")
+    status = backend_status()
+    for b in names:
+        if b not in status:
+            parser.error(f"--backends: unknown backend {b!r}; choose from {', '.join(status)}")
+        if not status[b][0]:
+            parser.error(f"--backends: backend {b!r} is not available: {status[b][1]}")
+    return tuple(dict.fromkeys(names))
 
 
 # ===================================================================== arg parsing
@@ -140,7 +174,7 @@ def _n_threads_type(text):
 
 
 def _build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="alignxpert-fast",
         description="AlignXpert: align paired embeddings of two or more modalities in a shared space "
                     "(kernel similarity + stress). Default command: demo.",
@@ -244,7 +278,7 @@ def _cmd_fit(args, parser):
         est.fit(views)
     except (ValueError, TypeError) as exc:
         parser.error(f"fit: {exc}")
-    path = est.save(model)
+    path = _write(parser, "--model", model, lambda: est.save(model))
     shapes = ", ".join(f"{(names[m] + ' ') if names else ''}{v.shape[0]}x{v.shape[1]}" for m, v in enumerate(views))
     print(f"fitted AlignXpert on {len(views)} views ({shapes}): k={est.n_components_}, solver {est.solver_}, "
           f"{est.n_iter_} iterations (stop: {est.stop_reason_}), loss {est.loss_:.6g}, {est.fit_time_:.2f} s")
@@ -276,11 +310,11 @@ def _cmd_transform(args, parser):
         if len(Zs) != 1:
             parser.error(f"--output: {len(Zs)} projected views need a .npz output, got {out!r} "
                          f"(or transform one view with --modality)")
-        np.save(out, Zs[0])
+        _write(parser, "--output", out, lambda: np.save(out, Zs[0]))
     else:
         keys = names if names else ([f"Z_{args.modality}"] if args.modality is not None
                                     else [f"Z_{m}" for m in range(len(Zs))])
-        np.savez(out, **dict(zip(keys, Zs)))
+        _write(parser, "--output", out, lambda: np.savez(out, **dict(zip(keys, Zs))))
     print(f"wrote {', '.join(str(Z.shape) for Z in Zs)} to {out}")
     return 0
 
@@ -332,7 +366,8 @@ def _cmd_evaluate(args, parser):
 def _cmd_bench_kernels(args, parser):
     if args.n < 2:
         parser.error(f"--n must be >= 2, got {args.n}")
-    bench_kernels(n=args.n, dtype=args.dtype, backends=tuple(args.backends.split(",")), n_threads=args.n_threads)
+    backends = _parse_backends(args.backends, parser)
+    bench_kernels(n=args.n, dtype=args.dtype, backends=backends, n_threads=args.n_threads)
     return 0
 
 
