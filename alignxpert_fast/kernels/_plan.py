@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from .._config import get_config
-from .._utils.threads import effective_n_threads
+from .._utils.threads import effective_n_threads, hardware_threads
 from .._utils.validation import check_block, check_n_threads
 from ._dispatch import resolve_backend
 from ._scaling import params_fit, scale_back, scale_inputs
@@ -170,11 +170,15 @@ def run_matvec(kernel, X, Y, V, out, symmetric, params, backend, n_threads, bloc
 def stress_plan(Z, with_grad, nt, work, br, bc):
     """(threads, block_rows, block_cols) of a stress call on Z (n, k): no more threads than
     ``work`` (multiply-adds) justifies, than row blocks, and (with a gradient) than the
-    per-thread accumulator budget allows; tiles sized from ``working_memory``."""
+    per-thread accumulator budget allows; tiles sized from ``working_memory`` and the
+    hardware's thread count (not ``nt``), so the value does not depend on ``n_threads``."""
     n, k = Z.shape
     wm = get_config()["working_memory"]
     nt = cap_threads(nt, work)
-    br, bc = reduction_blocks(n, n, k, Z.dtype.itemsize, nt, wm, br, bc, n_tiles=2, max_rows=STRESS_ROWS)
+    # tiles sized for the most threads this process may use, not for nt: the blocks fix
+    # the order of the float64 sums, so the value is the same for every n_threads
+    br, bc = reduction_blocks(n, n, k, Z.dtype.itemsize, max(nt, hardware_threads()), wm, br, bc, n_tiles=2,
+                              max_rows=STRESS_ROWS)
     nt = min(nt, -(-n // br))  # no more threads than row blocks
     if with_grad:
         nt = cap_threads_for_accumulators(nt, n, k, wm)
