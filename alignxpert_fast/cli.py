@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import zipfile
 
 import numpy as np
 
@@ -70,7 +71,7 @@ def _load_arrays(paths, parser, flag="--views"):
                 parser.error(f"{flag}: {paths[0]} holds no arrays")
             return arrays, names
         return [np.load(p, allow_pickle=False) for p in paths], None
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         parser.error(f"{flag}: cannot read {' '.join(paths)} as NumPy .npy/.npz (no pickles): {exc}")
 
 

@@ -95,18 +95,52 @@ _blas_depth = 0
 _blas_limiter = None
 
 
+def _free_blas_control():
+    """threadpoolctl (>= 3.6) lets one "controlling" Python thread change OpenBLAS's
+    process-wide thread count and silently ignores the others, and a limiter used
+    without ``with`` never gives that control back: a limit set in a worker thread then
+    did not reach OpenBLAS.  Our changes are serialized by ``_blas_lock``, so control is
+    taken before each change and released after it."""
+    try:
+        from threadpoolctl import OpenBLASController
+    except ImportError:  # pragma: no cover - older threadpoolctl: no controlling thread
+        return
+    clear = getattr(OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
+def _set_limit(n):
+    with _blas_lock:
+        _free_blas_control()
+        try:
+            return _controller().limit(limits=n, user_api="blas")
+        finally:
+            _free_blas_control()
+
+
+def _restore(limiter):
+    _free_blas_control()
+    try:
+        limiter.restore_original_limits()
+    finally:
+        _free_blas_control()
+
+
 @contextlib.contextmanager
 def single_threaded_blas():
     """Limit every loaded BLAS to one thread (our own threads call gemm per tile).
 
     Re-entrant and safe under concurrent calls from several Python threads: the first
     entry applies the limit (scanning the libraries loaded at that moment), the last
-    exit restores the original limits.
+    exit restores the original limits, whichever thread it runs in.
     """
     global _blas_depth, _blas_limiter
     with _blas_lock:
         if _blas_depth == 0:
+            _free_blas_control()
             _blas_limiter = _controller().limit(limits=1, user_api="blas")
+            _free_blas_control()
         _blas_depth += 1
     try:
         yield
@@ -114,15 +148,19 @@ def single_threaded_blas():
         with _blas_lock:
             _blas_depth -= 1
             if _blas_depth == 0:
-                _blas_limiter.restore_original_limits()
+                _restore(_blas_limiter)
                 _blas_limiter = None
 
 
 @contextlib.contextmanager
 def blas_threads(n_threads):
     """Limit every loaded BLAS to ``n_threads`` (resolved as ``effective_n_threads``) for
-    the NumPy products a caller runs itself (the objective's ``F @ W``).  Kernel calls
-    inside still switch to one BLAS thread per tile (:func:`single_threaded_blas`) and
-    restore this limit after."""
-    with _controller().limit(limits=effective_n_threads(n_threads), user_api="blas"):
+    the NumPy products a caller runs itself (the objective's ``F @ W``), from any Python
+    thread.  Kernel calls inside still switch to one BLAS thread per tile
+    (:func:`single_threaded_blas`) and restore this limit after."""
+    limiter = _set_limit(effective_n_threads(n_threads))
+    try:
         yield
+    finally:
+        with _blas_lock:
+            _restore(limiter)
