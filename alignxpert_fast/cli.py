@@ -64,13 +64,17 @@ def _load_arrays(paths, parser, flag="--views"):
                      f"per view, not a mix or several .npz files: {' '.join(paths)}")
     try:
         if npz:
-            with np.load(paths[0], allow_pickle=False) as data:
+            with open(paths[0], "rb") as fh, np.load(fh, allow_pickle=False) as data:  # our handle: no leak
                 names = list(data.files)
                 arrays = [data[key] for key in names]
             if not arrays:
                 parser.error(f"{flag}: {paths[0]} holds no arrays")
             return arrays, names
-        return [np.load(p, allow_pickle=False) for p in paths], None
+        arrays = []
+        for p in paths:
+            with open(p, "rb") as fh:
+                arrays.append(np.load(fh, allow_pickle=False))
+        return arrays, None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         parser.error(f"{flag}: cannot read {' '.join(paths)} as NumPy .npy/.npz (no pickles): {exc}")
 

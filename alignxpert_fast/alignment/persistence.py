@@ -108,20 +108,21 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 def _read(path):
     """(meta, arrays) of the file; _Bad for anything that is not a readable .npz with a JSON object header."""
-    try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as exc:  # EOFError (empty), BadZipFile (truncated), bad .npy headers, ...
-        raise _Bad(f"not a readable .npz archive ({type(exc).__name__}: {exc})") from None
-    _need(isinstance(data, np.lib.npyio.NpzFile), "not an .npz archive (a single .npy array?)")
-    try:
-        with data:
-            _need("__meta__" in data.files, "not an AlignXpert model file (no '__meta__' entry)")
-            raw = data["__meta__"]
-            arrays = {key: data[key] for key in data.files if key != "__meta__"}
-    except _Bad:
-        raise
-    except Exception as exc:  # BadZipFile (bit-flipped: bad CRC), truncated members, bad headers, ...
-        raise _Bad(f"damaged .npz archive ({type(exc).__name__}: {exc})") from None
+    with open(path, "rb") as fh:  # our handle: np.load leaks its own on some damaged files
+        try:
+            data = np.load(fh, allow_pickle=False)
+        except Exception as exc:  # EOFError (empty), BadZipFile (truncated), bad .npy headers, ...
+            raise _Bad(f"not a readable .npz archive ({type(exc).__name__}: {exc})") from None
+        _need(isinstance(data, np.lib.npyio.NpzFile), "not an .npz archive (a single .npy array?)")
+        try:
+            with data:
+                _need("__meta__" in data.files, "not an AlignXpert model file (no '__meta__' entry)")
+                raw = data["__meta__"]
+                arrays = {key: data[key] for key in data.files if key != "__meta__"}
+        except _Bad:
+            raise
+        except Exception as exc:  # BadZipFile (bit-flipped: bad CRC), truncated members, bad headers, ...
+            raise _Bad(f"damaged .npz archive ({type(exc).__name__}: {exc})") from None
     _need(raw.dtype == np.uint8 and raw.ndim == 1, "'__meta__' is not a byte string")
     try:
         meta = json.loads(bytes(raw).decode("utf-8"))
