@@ -185,3 +185,17 @@ def test_direct_native_gamma_must_fit_the_dtype():
         _native.gram_f32(1, X, X, np.empty((2, 2), np.float32), 1e39, 1.0, 3, False, 1, 2, 2)
     with pytest.raises(ValueError, match="gamma must be finite"):
         _native.gram_f64(1, X.astype(np.float64), X.astype(np.float64), np.empty((2, 2)), np.nan, 1.0, 3, False, 1, 2, 2)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("zscale", [1e-20, 1e-30, 1e-44])
+def test_stress_gradient_for_tiny_z_cached_and_uncached(backend, zscale):
+    # found by the property tests: Numba's arcp flag turned D / sqrt(ee) into an approximate
+    # rsqrt (-inf for denormal ee), and the cache underflowed Z's squares (gradient 0)
+    X = np.array([[0.12573022], [-0.13210486]], np.float32)
+    Z = (np.array([[1.2573022], [-1.3210486]]) * zscale).astype(np.float32)
+    exact_grad = np.array([[-1.0], [1.0]]) / 0.2578351  # d stress / dz = -+ 1 / D here
+    for value, grad in (axf.stress_and_grad(X, Z, backend=backend),
+                        axf.StressCache(X, backend=backend).stress_and_grad(Z)):
+        assert value == pytest.approx(1.0, abs=1e-5)
+        assert_allclose(grad, exact_grad, np.float32, rtol=1e-4)

@@ -77,7 +77,8 @@ def scale_inputs(kernel, X, Y, symmetric, params):
 
 def stress_scale(X, Z):
     """(X, Z, e): centered X and Z multiplied by ``2**-e`` so their squared distances
-    neither underflow (X's, the denominator) nor overflow (either); the stress is
+    neither underflow nor overflow (X's, the denominator, must not underflow; Z's are
+    kept above the denormal range when both fit); the stress is
     unchanged and its gradient is the computed one times ``2**-e``.  Returns e = None
     when ``X.dtype`` cannot hold both magnitudes (the caller retries in float64)."""
     ax, az = _amax(X), _amax(Z)
@@ -85,7 +86,8 @@ def stress_scale(X, Z):
         return X, Z, 0  # all rows identical: the backend says so
     fi = np.finfo(X.dtype)
     high = float(np.sqrt(fi.max / (16.0 * max(X.shape[1], Z.shape[1], 1))))
-    if tiny_bound(X.dtype) <= ax and max(ax, az) <= high:
+    lower = tiny_bound(X.dtype)
+    if lower <= ax and (az == 0.0 or lower <= az) and max(ax, az) <= high:
         return X, Z, 0  # the usual case: no copy
     ex = _exponent(ax)
     ez = _exponent(az) if az > 0 else ex

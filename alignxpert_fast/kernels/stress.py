@@ -6,7 +6,7 @@ import numpy as np
 from .._utils.validation import check_matrix, check_no_alias, check_out, check_scalar, result_dtype
 from ._backends._layout import packed_total
 from ._plan import STRESS_ROWS, cap_threads, resolve_run, stress_plan
-from ._scaling import scale_back, stress_scale
+from ._scaling import scale_back, stress_scale, tiny_bound
 
 __all__ = ["stress", "stress_and_grad", "StressCache"]
 
@@ -134,7 +134,9 @@ class StressCache:
     n_samples, n_features : int
     dtype : numpy.dtype, the dtype of the cache and of every evaluation
     block_rows : int
-    nbytes : int, size of the cache
+    nbytes : int, size of the cache (the object also keeps X centered, n * d entries: a Z
+        whose squared distances the cache's scale cannot hold -- far smaller or larger
+        than X -- is evaluated uncached on it, exactly as :func:`stress_and_grad`)
 
     Examples
     --------
@@ -151,7 +153,10 @@ class StressCache:
     def __init__(self, X, *, backend="auto", n_threads=None, block_rows=None):
         dtype = result_dtype(X)
         Xc = _center(check_matrix(X, "X", dtype=dtype, min_rows=2))
-        # X's largest entry scaled into [0.5, 1) (exact): tiny X would underflow its squares
+        # tiny X (squares would underflow) scaled by an exact power of two; evaluations scale
+        # Z alike, and a Z whose squares the cache's scale cannot hold runs uncached on the
+        # kept (centered) X
+        self._X_centered = Xc
         Xc, _, e = stress_scale(Xc, Xc)
         self._exp = int(e or 0)
         mod, nt, br, _ = resolve_run(backend, n_threads, block_rows, None)
@@ -202,10 +207,16 @@ class StressCache:
         return float(mod.stress_cached(self._data, Z, grad, n_threads=nt, block_rows=br, block_cols=bc))
 
     def _check_z(self, Z):
+        """(centered Z, Z scaled like the cache or None when that scale cannot hold it)."""
         Zc = check_matrix(Z, "Z", dtype=self.dtype, min_rows=2)
         if Zc.shape[0] != self.n_samples:
             raise ValueError(f"Z must have {self.n_samples} rows (one per row of the cached X), got {Zc.shape[0]}")
-        return self._scale_z(_center(Zc))
+        Zc = _center(Zc)
+        Zs = np.ldexp(Zc, -self._exp).astype(self.dtype, copy=False) if self._exp else Zc
+        az = float(np.abs(Zs).max()) if Zs.size else 0.0
+        high = float(np.sqrt(np.finfo(self.dtype).max / (16.0 * max(Zs.shape[1], 1))))
+        ok = az == 0.0 or tiny_bound(self.dtype) <= az <= high
+        return Zc, (Zs if ok else None)
 
     def stress(self, Z, *, backend=None, n_threads=None, block_cols=None):
         """Normalized stress of the cached X against Z, shape (n, k), as :func:`stress`.
@@ -213,26 +224,22 @@ class StressCache:
         Z is converted to the cache's dtype.  ``backend`` / ``n_threads`` default to the
         cache's.
         """
-        return self._run(self._check_z(Z), None, backend, n_threads, block_cols)
-
-    def _scale_z(self, Zc):
-        """Z times the cache's power of two; ValueError when its squares would overflow."""
-        if not self._exp:
-            return Zc
-        Zs = np.ldexp(Zc, -self._exp).astype(self.dtype, copy=False)
-        fi = np.finfo(self.dtype)
-        if Zs.size and not float(np.abs(Zs).max()) <= float(np.sqrt(fi.max / (16.0 * max(Zs.shape[1], 1)))):
-            raise ValueError(f"Z is too large relative to the cached X for {self.dtype.name} squared distances "
-                             f"(max |Z| = {np.abs(Zc).max():.3g}); use alignxpert_fast.stress_and_grad")
-        return Zs
+        Zc, Zs = self._check_z(Z)
+        if Zs is None:
+            return _run(self._X_centered, Zc, None, self._backend if backend is None else backend,
+                        self._n_threads if n_threads is None else n_threads, None, block_cols)
+        return self._run(Zs, None, backend, n_threads, block_cols)
 
     def stress_and_grad(self, Z, *, out=None, backend=None, n_threads=None, block_cols=None):
         """Stress and its gradient with respect to Z, as :func:`stress_and_grad`.
 
         Returns ``(value, grad)``, grad of shape (n, k) in the cache's dtype.
         """
-        Zc = self._check_z(Z)
+        Zc, Zs = self._check_z(Z)
         grad = check_out(out, Zc.shape, self.dtype)
         check_no_alias(grad, "out", ("Z", Z), ("cache", self._data))
-        value = self._run(Zc, grad, backend, n_threads, block_cols)
+        if Zs is None:
+            return _run(self._X_centered, Zc, grad, self._backend if backend is None else backend,
+                        self._n_threads if n_threads is None else n_threads, None, block_cols), grad
+        value = self._run(Zs, grad, backend, n_threads, block_cols)
         return value, scale_back(grad, -self._exp)

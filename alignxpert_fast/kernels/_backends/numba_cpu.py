@@ -23,8 +23,9 @@ dtype (float32 tiles stay float32), norms / row sums / matvec accumulators / str
 sums in float64, squared distances are clamped at 0 (NaN propagates, as with
 ``np.maximum``), and the diagonal is exactly 1 (rbf) or 0 (distances) when X is Y.
 
-Floating-point flags: never ``fastmath=True`` (it assumes no NaN/inf).  Element-wise
-epilogues get ``contract`` + ``arcp``; loops that reduce into float64 also get
+Floating-point flags: never ``fastmath=True`` (it assumes no NaN/inf), and no ``arcp``
+(it lets LLVM use an approximate reciprocal square root).  Element-wise
+epilogues get ``contract``; loops that reduce into float64 also get
 ``reassoc`` so LLVM can vectorize them (a fixed, thread-count independent order).  The
 exponential is a branch-free Cephes-style ``_vexp`` (as csrc/axf/vexp.hpp, but with
 gradual underflow) compiled with ``contract`` only, so LLVM vectorizes the RBF epilogue.
