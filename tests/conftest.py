@@ -26,8 +26,8 @@ try:  # property-based tests (tests/test_properties.py); profiles chosen with --
     # default suite: a bounded, reproducible number of examples (about 10 s in all)
     settings.register_profile("axf-default", max_examples=25, deadline=None, derandomize=True, database=None,
                               suppress_health_check=_HC, print_blob=True)
-    # the long fuzz run: >= 10,000 inputs over the property tests, fresh random seeds
-    settings.register_profile("fuzz", max_examples=3000, deadline=None, database=None,
+    # the long fuzz run: 4 x 5000 inputs over the property tests, fresh random seeds
+    settings.register_profile("fuzz", max_examples=5000, deadline=None, database=None,
                               suppress_health_check=_HC, print_blob=True)
     settings.load_profile("axf-default")
 except ImportError:  # pragma: no cover - hypothesis is in the test extra
@@ -45,6 +45,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip_slow)
+
+
+def pytest_terminal_summary(terminalreporter):
+    import sys
+
+    props = sys.modules.get("test_properties")
+    if props is not None and props.STATS:
+        terminalreporter.write_line("property tests: " + ", ".join(f"{k}: {v}" for k, v in props.STATS.items()))
 
 
 def pytest_report_header(config):

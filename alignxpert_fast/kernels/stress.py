@@ -212,7 +212,8 @@ class StressCache:
         if Zc.shape[0] != self.n_samples:
             raise ValueError(f"Z must have {self.n_samples} rows (one per row of the cached X), got {Zc.shape[0]}")
         Zc = _center(Zc)
-        Zs = np.ldexp(Zc, -self._exp).astype(self.dtype, copy=False) if self._exp else Zc
+        with np.errstate(over="ignore"):  # inf when Z is too large for the scale: detected below
+            Zs = np.ldexp(Zc, -self._exp).astype(self.dtype, copy=False) if self._exp else Zc
         az = float(np.abs(Zs).max()) if Zs.size else 0.0
         high = float(np.sqrt(np.finfo(self.dtype).max / (16.0 * max(Zs.shape[1], 1))))
         ok = az == 0.0 or tiny_bound(self.dtype) <= az <= high

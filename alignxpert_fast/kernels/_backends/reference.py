@@ -34,7 +34,13 @@ def _aux(kernel, X):
 
 
 def _tile(kernel, Xb, Yb, ax, ay, gamma, coef0, degree, r0, c0, symmetric):
-    """Kernel values for rows r0.. of X against rows c0.. of Y (one tile)."""
+    """Kernel values for rows r0.. of X against rows c0.. of Y (one tile).  Results that
+    overflow are inf (a power) or make exp() 0, as in the compiled backends: no warning."""
+    with np.errstate(over="ignore"):
+        return _tile_values(kernel, Xb, Yb, ax, ay, gamma, coef0, degree, r0, c0, symmetric)
+
+
+def _tile_values(kernel, Xb, Yb, ax, ay, gamma, coef0, degree, r0, c0, symmetric):
     dt = Xb.dtype.type
     dots = Xb @ Yb.T
     if kernel == "linear":
