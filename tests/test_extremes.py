@@ -184,7 +184,8 @@ def test_direct_native_gamma_must_fit_the_dtype():
     with pytest.raises(ValueError, match="must fit float32"):
         _native.gram_f32(1, X, X, np.empty((2, 2), np.float32), 1e39, 1.0, 3, False, 1, 2, 2)
     with pytest.raises(ValueError, match="gamma must be finite"):
-        _native.gram_f64(1, X.astype(np.float64), X.astype(np.float64), np.empty((2, 2)), np.nan, 1.0, 3, False, 1, 2, 2)
+        X64 = X.astype(np.float64)
+        _native.gram_f64(1, X64, X64, np.empty((2, 2)), np.nan, 1.0, 3, False, 1, 2, 2)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

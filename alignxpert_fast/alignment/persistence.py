@@ -74,7 +74,8 @@ def _get(d, key, kind, where):
     _need(isinstance(d, dict) and key in d, f"missing {where}[{key!r}]")
     v = d[key]
     if kind is int:
-        _need(isinstance(v, int) and not isinstance(v, bool) and v >= 1, f"{where}[{key!r}] must be an int >= 1, got {v!r}")
+        _need(isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+              f"{where}[{key!r}] must be an int >= 1, got {v!r}")
     elif kind is float:
         _need(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v),
               f"{where}[{key!r}] must be a finite number, got {v!r}")
