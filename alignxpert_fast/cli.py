@@ -24,13 +24,12 @@ thread (the matrices are small; the kernels use ``--n-threads``).
 GEMM of the same shape and against scikit-learn, with its agreement to the NumPy
 reference.
 
-Errors in the arguments or the input files end the program with a message (exit code 2),
-not a traceback.
+Errors in the arguments or the input files end the program with one line on stderr
+(``alignxpert-fast <command>: error: ...``) and exit status 2, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 
@@ -44,64 +43,9 @@ from .evaluation.bench import bench_kernels
 from .evaluation.demo import run_demo
 from .evaluation.metrics import METRICS
 from .evaluation.scoring import evaluate_alignment
+from ._cli_io import _Parser, _check_output_path, _load_arrays, _load_model, _parse_backends, _plot_path, _write
 
 __all__ = ["main"]
-
-
-# ======================================================================= file I/O
-def _load_arrays(paths, parser, flag="--views"):
-    """Arrays from .npy files (one each) or from one .npz (in the order of its keys).
-
-    Returns (arrays, names); names are the .npz keys, or None for .npy inputs.
-    """
-    paths = [str(p) for p in paths]
-    for p in paths:
-        if not os.path.isfile(p):
-            parser.error(f"{flag}: file not found: {p}")
-    npz = [p for p in paths if p.endswith(".npz")]
-    if npz and len(paths) > 1:
-        parser.error(f"{flag}: give one .npz file (its arrays, in key order, are the views) or one .npy file "
-                     f"per view, not a mix or several .npz files: {' '.join(paths)}")
-    try:
-        if npz:
-            with np.load(paths[0], allow_pickle=False) as data:
-                names = list(data.files)
-                arrays = [data[key] for key in names]
-            if not arrays:
-                parser.error(f"{flag}: {paths[0]} holds no arrays")
-            return arrays, names
-        return [np.load(p, allow_pickle=False) for p in paths], None
-    except (OSError, ValueError, EOFError) as exc:
-        parser.error(f"{flag}: cannot read {' '.join(paths)} as NumPy .npy/.npz (no pickles): {exc}")
-
-
-def _check_output_path(path, parser, flag, suffixes):
-    path = str(path)
-    if not path.endswith(suffixes):
-        parser.error(f"{flag} must end with {' or '.join(suffixes)}, got {path!r}")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        parser.error(f"{flag}: directory does not exist: {parent}")
-    return path
-
-
-def _load_model(path, parser):
-    if not os.path.isfile(str(path)):
-        parser.error(f"--model: file not found: {path}")
-    try:
-        return AlignXpert.load(path)
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        parser.error(f"--model: cannot load {path} as an AlignXpert model: {exc}")
-
-
-def _plot_path(path, parser):
-    """Check a --plot path before the work starts (suffix, directory, matplotlib)."""
-    if path is None:
-        return None
-    path = _check_output_path(path, parser, "--plot", (".png", ".pdf", ".svg"))
-    if importlib.util.find_spec("matplotlib") is None:
-        parser.error("--plot needs matplotlib: pip install 'alignxpert_fast[plot]'")
-    return path
 
 
 # ===================================================================== arg parsing
@@ -152,7 +96,7 @@ def _n_threads_type(text):
 
 
 def _build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="alignxpert-fast",
         description="AlignXpert: align paired embeddings of two or more modalities in a shared space "
                     "(kernel similarity + stress). Default command: demo.",
@@ -271,7 +215,7 @@ def _cmd_fit(args, parser):
     except (ValueError, TypeError) as exc:
         parser.error(f"fit: {exc}")
     plot = _plot_path(args.plot, parser)
-    path = est.save(model)
+    path = _write(parser, "--model", model, lambda: est.save(model))
     shapes = ", ".join(f"{(names[m] + ' ') if names else ''}{v.shape[0]}x{v.shape[1]}" for m, v in enumerate(views))
     print(f"fitted AlignXpert on {len(views)} views ({shapes}): k={est.n_components_}, solver {est.solver_}, "
           f"{est.n_iter_} iterations (stop: {est.stop_reason_}), loss {est.loss_:.6g}, {est.fit_time_:.2f} s")
@@ -314,11 +258,11 @@ def _cmd_transform(args, parser):
         if len(Zs) != 1:
             parser.error(f"--output: {len(Zs)} projected views need a .npz output, got {out!r} "
                          f"(or transform one view with --modality)")
-        np.save(out, Zs[0])
+        _write(parser, "--output", out, lambda: np.save(out, Zs[0]))
     else:
         keys = names if names else ([f"Z_{args.modality}"] if args.modality is not None
                                     else [f"Z_{m}" for m in range(len(Zs))])
-        np.savez(out, **dict(zip(keys, Zs)))
+        _write(parser, "--output", out, lambda: np.savez(out, **dict(zip(keys, Zs))))
     print(f"wrote {', '.join(str(Z.shape) for Z in Zs)} to {out}")
     return 0
 
@@ -370,7 +314,8 @@ def _cmd_evaluate(args, parser):
 def _cmd_bench_kernels(args, parser):
     if args.n < 2:
         parser.error(f"--n must be >= 2, got {args.n}")
-    bench_kernels(n=args.n, dtype=args.dtype, backends=tuple(args.backends.split(",")), n_threads=args.n_threads)
+    backends = _parse_backends(args.backends, parser)
+    bench_kernels(n=args.n, dtype=args.dtype, backends=backends, n_threads=args.n_threads)
     return 0
 
 

@@ -1,13 +1,20 @@
 // The only file that includes pybind11: argument checks, GIL release, *_f32 / *_f64 exports.
 //
-// Every function re-checks what it is given (dtype, C-contiguity, shapes, writability,
-// aliasing) while holding the GIL and throws std::invalid_argument (-> ValueError) or
-// pybind11::type_error (-> TypeError), so calling the module directly with bad
-// arguments raises instead of crashing.  The kernel itself runs with the GIL released.
+// Every function re-checks what it is given (dtype, 2-D, C-contiguity, alignment,
+// shapes, writability, aliasing, finiteness of every input array -- X, Y, V, Z -- and of
+// gamma / coef0, which must also fit the working dtype) while holding the GIL and throws
+// std::invalid_argument (-> ValueError) or pybind11::type_error (-> TypeError), so calling
+// the module directly with bad arguments raises instead of crashing.  Not checked: the
+// values of the packed distance cache D (written by stress_pack; a NaN there gives a NaN
+// stress, never a crash).  n_threads >= 1 is capped by the hardware, OMP_THREAD_LIMIT and
+// 1024 (axf::cap_threads), and is 1 in a forked child.  The kernel itself runs with the
+// GIL released.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "axf/blocking.hpp"
@@ -36,8 +43,19 @@ struct View {
     size_t nbytes = 0;
 };
 
+// NaN / inf anywhere in a (C-contiguous) input: a kernel would return finite garbage.
 template <typename T>
-View check_array(const py::handle& obj, const char* name, bool writable) {
+void check_finite_values(const View& v, const char* name) {
+    const T* p = static_cast<const T*>(v.ptr);
+    const size_t count = size_t(v.rows) * size_t(v.cols);
+    for (size_t i = 0; i < count; ++i)
+        if (!std::isfinite(p[i]))
+            throw std::invalid_argument(std::string(name) + " contains NaN or inf (first at flat index " +
+                                        std::to_string(i) + ")");
+}
+
+template <typename T>
+View check_array(const py::handle& obj, const char* name, bool writable, bool finite = true) {
     if (!py::isinstance<py::array>(obj))
         throw py::type_error(std::string(name) + " must be a numpy.ndarray, got " +
                              std::string(py::str(py::type::of(obj).attr("__name__"))));
@@ -60,6 +78,7 @@ View check_array(const py::handle& obj, const char* name, bool writable) {
     v.rows = a.shape(0);
     v.cols = a.shape(1);
     v.nbytes = size_t(v.rows) * size_t(v.cols) * sizeof(T);
+    if (!writable && finite) check_finite_values<T>(v, name);
     return v;
 }
 
@@ -77,8 +96,10 @@ void check_same_cols(const View& X, const View& Y) {
                                     " and " + std::to_string(Y.cols));
 }
 
-void check_threads_blocks(int n_threads, index_t br, index_t bc) {
+// Checks the counts and caps n_threads in place (axf::cap_threads).
+void check_threads_blocks(int& n_threads, index_t br, index_t bc) {
     if (n_threads < 1) throw std::invalid_argument("n_threads must be >= 1, got " + std::to_string(n_threads));
+    n_threads = axf::cap_threads(n_threads);
     if (br < 1) throw std::invalid_argument("block_rows must be >= 1, got " + std::to_string(br));
     if (bc < 1) throw std::invalid_argument("block_cols must be >= 1, got " + std::to_string(bc));
 }
@@ -99,11 +120,24 @@ axf::KernelParams make_params(axf::Kind kind, double gamma, double coef0, int de
         throw std::invalid_argument("gamma must be > 0 for the rbf kernel, got " + std::to_string(gamma));
     if (kind == axf::Kind::poly && degree < 1)
         throw std::invalid_argument("degree must be >= 1, got " + std::to_string(degree));
+    if (kind == axf::Kind::poly && degree > axf::max_degree)
+        throw std::invalid_argument("degree must be <= " + std::to_string(axf::max_degree) + ", got " +
+                                    std::to_string(degree));
     axf::KernelParams p;
     p.gamma = gamma;
     p.coef0 = coef0;
     p.degree = degree;
     return p;
+}
+
+// gamma and coef0 are applied in the working dtype: they must fit it (the public
+// functions compute such cases in float64 instead).
+template <typename T>
+void check_params_fit(const axf::KernelParams& p) {
+    const double mx = double(std::numeric_limits<T>::max());
+    if (std::fabs(p.gamma) > mx || std::fabs(p.coef0) > mx)
+        throw std::invalid_argument(std::string("gamma and coef0 must fit ") + dtype_name<T>() + ", got gamma=" +
+                                    std::to_string(p.gamma) + ", coef0=" + std::to_string(p.coef0));
 }
 
 template <typename T>
@@ -112,6 +146,7 @@ void py_gram(int kind_code, py::handle X_, py::handle Y_, py::handle out_, doubl
     check_blas();
     axf::Kind kind = axf::kind_from_int(kind_code);
     axf::KernelParams p = make_params(kind, gamma, coef0, degree);
+    check_params_fit<T>(p);
     check_threads_blocks(n_threads, br, bc);
     View X = check_array<T>(X_, "X", false), Y = check_array<T>(Y_, "Y", false);
     View out = check_array<T>(out_, "out", true);
@@ -136,6 +171,7 @@ void py_kernel_matvec(int kind_code, py::handle X_, py::handle Y_, py::handle V_
     check_blas();
     axf::Kind kind = axf::kind_from_int(kind_code);
     axf::KernelParams p = make_params(kind, gamma, coef0, degree);
+    check_params_fit<T>(p);
     check_threads_blocks(n_threads, br, bc);
     View X = check_array<T>(X_, "X", false), Y = check_array<T>(Y_, "Y", false);
     View out = check_array<T>(out_, "out", true);
@@ -196,7 +232,7 @@ double py_stress(py::handle X_, py::handle Z_, py::handle grad_, int n_threads, 
 // The packed distance cache travels as a (1, total) array (see csrc/axf/stress.hpp).
 template <typename T>
 View check_packed(py::handle D_, const char* name, index_t n, index_t br, bool writable) {
-    View D = check_array<T>(D_, name, writable);
+    View D = check_array<T>(D_, name, writable, false);
     const size_t total = axf::packed_total(n, axf::clamp_block(br, n));
     if (D.rows != 1 || size_t(D.cols) != total)
         throw std::invalid_argument(std::string(name) + " must have shape (1, " + std::to_string(total) +
@@ -298,6 +334,7 @@ PYBIND11_MODULE(_native, m) {
         py::dict kinds;
         for (int k = 0; k < axf::n_kinds; ++k) kinds[axf::kind_names[k]] = k;
         m.attr("KIND_CODES") = kinds;
+        m.attr("MAX_DEGREE") = axf::max_degree;
         py::dict blocks;
         blocks["MIN_BLOCK"] = axf::blocking::min_block;
         blocks["GRAM_MAX_ROWS"] = axf::blocking::gram_max_rows;

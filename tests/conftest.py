@@ -19,6 +19,20 @@ from alignxpert_fast.kernels._dispatch import BACKEND_NAMES, backend_status
 
 DTYPES = (np.float32, np.float64)
 
+try:  # property-based tests (tests/test_properties.py); profiles chosen with --hypothesis-profile=NAME
+    from hypothesis import HealthCheck, settings
+
+    _HC = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+    # default suite: a bounded, reproducible number of examples (about 10 s in all)
+    settings.register_profile("axf-default", max_examples=25, deadline=None, derandomize=True, database=None,
+                              suppress_health_check=_HC, print_blob=True)
+    # the long fuzz run: 4 x 5000 inputs over the property tests, fresh random seeds
+    settings.register_profile("fuzz", max_examples=5000, deadline=None, database=None,
+                              suppress_health_check=_HC, print_blob=True)
+    settings.load_profile("axf-default")
+except ImportError:  # pragma: no cover - hypothesis is in the test extra
+    pass
+
 
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="run tests marked slow")
@@ -31,6 +45,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip_slow)
+
+
+def pytest_terminal_summary(terminalreporter):
+    import sys
+
+    props = sys.modules.get("test_properties")
+    if props is not None and props.STATS:
+        terminalreporter.write_line("property tests: " + ", ".join(f"{k}: {v}" for k, v in props.STATS.items()))
 
 
 def pytest_report_header(config):

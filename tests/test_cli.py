@@ -190,3 +190,67 @@ def test_config_and_bench_kernels(capsys):
     out = capsys.readouterr().out
     assert "rbf_kernel" in out and "stress_and_grad" in out
     _error(["bench-kernels", "--n", "1"], capsys)
+
+
+def _one_line_error(argv, capsys):
+    """Exit status 2, exactly one line on stderr, no traceback."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2, info.value.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_bad_files_and_arguments_give_one_line_and_status_2(pair_files, capsys, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    a, b = pair_files["a"], pair_files["b"]
+    model = tmp_path / "m.npz"
+    assert _fit(pair_files, model) == 0
+    capsys.readouterr()
+    out = str(tmp_path / "Z.npz")
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(model.read_bytes()[:200])
+    listhead = tmp_path / "list.npz"
+    np.savez(listhead, __meta__=np.frombuffer(json.dumps([1, 2]).encode(), np.uint8))
+    npy = tmp_path / "model.npy"
+    np.save(npy, np.ones(3))
+    for bad in (corrupt, listhead, npy):
+        for cmd in (["transform", "--model", str(bad), "--views", a, b, "--output", out],
+                    ["evaluate", "--model", str(bad), "--views", a, b]):
+            assert "--model" in _one_line_error(cmd, capsys)
+    d = tmp_path / "dir.npz"
+    d.mkdir()
+    assert "is a directory" in _one_line_error(["fit", "--views", a, b, "--model", str(d)], capsys)
+    assert "is a directory" in _one_line_error(["transform", "--model", str(model), "--views", a, b,
+                                                "--output", str(d)], capsys)
+    assert "--model" in _one_line_error(["transform", "--model", str(d), "--views", a, b, "--output", out], capsys)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    os.chmod(ro, 0o500)
+    try:
+        if not os.access(ro, os.W_OK):  # root may write anyway
+            assert "cannot write" in _one_line_error(["fit", "--views", a, b, "--model", str(ro / "m.npz")], capsys)
+    finally:
+        os.chmod(ro, 0o700)
+    assert "directory does not exist" in _one_line_error(
+        ["fit", "--views", a, b, "--model", str(tmp_path / "no" / "m.npz")], capsys)
+    badviews = tmp_path / "views.npz"
+    badviews.write_bytes(b"PK\x03\x04garbage")
+    assert "--views" in _one_line_error(["fit", "--views", str(badviews), "--model", str(model)], capsys)
+    assert "unknown backend 'bogus'" in _one_line_error(["bench-kernels", "--n", "8", "--backends", "bogus"], capsys)
+    assert "--backends" in _one_line_error(["bench-kernels", "--n", "8", "--backends", ""], capsys)
+    assert "--backends" in _one_line_error(["bench-kernels", "--n", "8", "--backends", "native,"], capsys)
+    assert "--n-components" in _one_line_error(["fit", "--views", a, b, "--model", str(model), "--n-components",
+                                                "0"], capsys)
+    assert "invalid choice" in _one_line_error(["frobnicate"], capsys)
+    # the same through the real entry point: status 2 and one stderr line
+    r = subprocess.run([sys.executable, "-m", "alignxpert_fast", "transform", "--model", str(corrupt), "--views",
+                        a, b, "--output", out], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr

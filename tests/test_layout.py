@@ -111,6 +111,7 @@ def test_one_version_source():
 
 def test_kernel_kinds_agree_with_cpp():
     assert dict(_native.KIND_CODES) == _spec.KIND_CODES
+    assert _native.MAX_DEGREE == _spec.MAX_DEGREE
     from alignxpert_fast.kernels._backends import _numba_common
 
     assert (_numba_common._LINEAR, _numba_common._RBF, _numba_common._POLY, _numba_common._COSINE,

@@ -4,7 +4,15 @@
 the calling thread (capped by the cores the process may use), so ``OMP_NUM_THREADS``,
 ``threadpoolctl.threadpool_limits`` and joblib / Dask workers that set thread limits are
 obeyed by the native and the Numba kernels alike; a negative value counts back from that
-maximum (-1 = all, -2 = all but one); ``0`` is an error.
+maximum (-1 = all, -2 = all but one); ``0`` is an error.  A positive request is capped by
+the hardware (the cores this process may run on) and by :data:`MAX_THREADS`: more threads
+than cores never run faster, and a huge count would make OpenMP try to start that many.
+
+Fork safety: GNU OpenMP's thread pool (and Numba's) does not survive ``fork``; a child
+that entered a parallel region would hang or be killed.  A fork handler marks the child
+(:func:`in_forked_child`) and every count resolved there is 1, so kernels run serially
+and correctly in ``multiprocessing`` fork workers.  The native extension applies the
+same rule to direct calls (``pthread_atfork`` in ``csrc/bindings.cpp``).
 """
 from __future__ import annotations
 
@@ -14,6 +22,24 @@ import threading
 
 from .._config import get_config
 from .validation import check_n_threads
+
+# a hard ceiling whatever the hardware reports (libgomp allocates per-thread state up front)
+MAX_THREADS = 1024
+
+_forked = [False]
+
+
+def _mark_forked():
+    _forked[0] = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked)
+
+
+def in_forked_child():
+    """True in a process created by ``fork`` after this module was imported."""
+    return _forked[0]
 
 
 def _openmp_max_threads():
@@ -26,14 +52,20 @@ def _openmp_max_threads():
     return int(_native.omp_max_threads()) if _native.openmp_enabled() else None
 
 
-def max_threads():
-    """Threads a kernel may use by default: the cores available to this process, capped by
-    OpenMP's current limit (``omp_get_max_threads()``: OMP_NUM_THREADS, threadpoolctl) or,
-    without OpenMP, by OMP_NUM_THREADS."""
+def hardware_threads():
+    """Cores this process may run on (its CPU affinity), at most :data:`MAX_THREADS`."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         n = os.cpu_count() or 1
+    return max(1, min(n, MAX_THREADS))
+
+
+def max_threads():
+    """Threads a kernel may use by default: the cores available to this process, capped by
+    OpenMP's current limit (``omp_get_max_threads()``: OMP_NUM_THREADS, threadpoolctl) or,
+    without OpenMP, by OMP_NUM_THREADS."""
+    n = hardware_threads()
     omp = _openmp_max_threads()
     if omp is not None:
         n = min(n, omp)
@@ -45,16 +77,18 @@ def max_threads():
 
 
 def effective_n_threads(n_threads=None):
-    """Resolve ``n_threads`` to a positive int (see module docstring)."""
+    """Resolve ``n_threads`` to a positive int (see module docstring): at most the
+    hardware's cores, and 1 in a forked child."""
     if n_threads is None:
         n_threads = get_config()["n_threads"]
-        if n_threads is None:
-            return max_threads()
     check_n_threads(n_threads)
-    mx = max_threads()
+    if _forked[0]:
+        return 1
+    if n_threads is None:
+        return max_threads()
     if n_threads < 0:
-        return max(1, mx + 1 + n_threads)
-    return int(n_threads)
+        return max(1, max_threads() + 1 + n_threads)
+    return int(min(n_threads, hardware_threads()))
 
 
 _controller_cache = []
@@ -79,18 +113,52 @@ _blas_depth = 0
 _blas_limiter = None
 
 
+def _free_blas_control():
+    """threadpoolctl (>= 3.6) lets one "controlling" Python thread change OpenBLAS's
+    process-wide thread count and silently ignores the others, and a limiter used
+    without ``with`` never gives that control back: a limit set in a worker thread then
+    did not reach OpenBLAS.  Our changes are serialized by ``_blas_lock``, so control is
+    taken before each change and released after it."""
+    try:
+        from threadpoolctl import OpenBLASController
+    except ImportError:  # pragma: no cover - older threadpoolctl: no controlling thread
+        return
+    clear = getattr(OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
+def _set_limit(n):
+    with _blas_lock:
+        _free_blas_control()
+        try:
+            return _controller().limit(limits=n, user_api="blas")
+        finally:
+            _free_blas_control()
+
+
+def _restore(limiter):
+    _free_blas_control()
+    try:
+        limiter.restore_original_limits()
+    finally:
+        _free_blas_control()
+
+
 @contextlib.contextmanager
 def single_threaded_blas():
     """Limit every loaded BLAS to one thread (our own threads call gemm per tile).
 
     Re-entrant and safe under concurrent calls from several Python threads: the first
     entry applies the limit (scanning the libraries loaded at that moment), the last
-    exit restores the original limits.
+    exit restores the original limits, whichever thread it runs in.
     """
     global _blas_depth, _blas_limiter
     with _blas_lock:
         if _blas_depth == 0:
+            _free_blas_control()
             _blas_limiter = _controller().limit(limits=1, user_api="blas")
+            _free_blas_control()
         _blas_depth += 1
     try:
         yield
@@ -98,15 +166,19 @@ def single_threaded_blas():
         with _blas_lock:
             _blas_depth -= 1
             if _blas_depth == 0:
-                _blas_limiter.restore_original_limits()
+                _restore(_blas_limiter)
                 _blas_limiter = None
 
 
 @contextlib.contextmanager
 def blas_threads(n_threads):
     """Limit every loaded BLAS to ``n_threads`` (resolved as ``effective_n_threads``) for
-    the NumPy products a caller runs itself (the objective's ``F @ W``).  Kernel calls
-    inside still switch to one BLAS thread per tile (:func:`single_threaded_blas`) and
-    restore this limit after."""
-    with _controller().limit(limits=effective_n_threads(n_threads), user_api="blas"):
+    the NumPy products a caller runs itself (the objective's ``F @ W``), from any Python
+    thread.  Kernel calls inside still switch to one BLAS thread per tile
+    (:func:`single_threaded_blas`) and restore this limit after."""
+    limiter = _set_limit(effective_n_threads(n_threads))
+    try:
         yield
+    finally:
+        with _blas_lock:
+            _restore(limiter)

@@ -27,8 +27,10 @@ def check_matrix(X, name="X", *, dtype=None, allow_empty=False, ensure_finite=Tr
 
     Accepts NumPy arrays, anything exposing ``__array__`` (CPU torch / JAX arrays, without
     a copy where the layout allows) or only ``__dlpack__``.  Integer and bool arrays are
-    converted to float64 (as scikit-learn does); float16 to float32.  Complex, object, string and datetime dtypes raise TypeError.  Fortran-ordered
-    or strided arrays are copied to C order (one extra copy of X).
+    converted to float64 (as scikit-learn does); float16 to float32.  Complex, object,
+    string and datetime dtypes raise TypeError.  Fortran-ordered or strided arrays are
+    copied to C order (one extra copy of X), and so are unaligned ones
+    (``np.frombuffer(buf, offset=1)``, arrays unpickled by Dask workers).
 
     Parameters
     ----------
@@ -73,6 +75,8 @@ def check_matrix(X, name="X", *, dtype=None, allow_empty=False, ensure_finite=Tr
             f"{name} must have at least {min_rows} sample(s) and 1 feature; got shape {arr.shape}"
         )
     arr = np.ascontiguousarray(arr, dtype=target)
+    if not arr.flags.aligned:
+        arr = arr.copy()
     if ensure_finite and arr.size:
         check_finite(arr, name)
     return arr

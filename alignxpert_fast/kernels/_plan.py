@@ -22,9 +22,10 @@ import math
 import numpy as np
 
 from .._config import get_config
-from .._utils.threads import effective_n_threads
+from .._utils.threads import effective_n_threads, hardware_threads
 from .._utils.validation import check_block, check_n_threads
 from ._dispatch import resolve_backend
+from ._scaling import params_fit, scale_back, scale_inputs
 from ._spec import SPECS
 
 
@@ -118,20 +119,39 @@ def resolve_run(backend, n_threads, block_rows, block_cols):
     return mod, nt, check_block(block_rows, "block_rows"), check_block(block_cols, "block_cols")
 
 
+def _as_float64(X, Y, V, symmetric):
+    X64 = X.astype(np.float64)
+    return X64, (X64 if symmetric else Y.astype(np.float64)), (None if V is None else V.astype(np.float64))
+
+
 def run_gram(kernel, X, Y, out, symmetric, params, backend, n_threads, block_rows, block_cols):
     mod, nt, br, bc = resolve_run(backend, n_threads, block_rows, block_cols)
     if SPECS[kernel].translation_invariant:
         X, Y = center_pair(X, Y, symmetric)
+    X, Y, params, out_exp = scale_inputs(kernel, X, Y, symmetric, params)
+    if not params_fit(X.dtype, params):  # float32 with gamma / coef0 beyond float32
+        X, Y, _ = _as_float64(X, Y, None, symmetric)
+        result = np.empty(out.shape, np.float64)
+    else:
+        result = out
     nt = cap_threads(nt, X.shape[0] * Y.shape[0] * X.shape[1])
     br, bc = gram_blocks(X.shape[0], Y.shape[0], nt, br, bc)
-    mod.gram(kernel, X, Y, out, symmetric=symmetric, n_threads=nt, block_rows=br, block_cols=bc, **params)
-    return out
+    mod.gram(kernel, X, Y, result, symmetric=symmetric, n_threads=nt, block_rows=br, block_cols=bc, **params)
+    if result is not out:
+        with np.errstate(over="ignore"):  # beyond float32: inf, as float32 arithmetic gives
+            out[...] = result
+    return scale_back(out, out_exp)
 
 
 def run_matvec(kernel, X, Y, V, out, symmetric, params, backend, n_threads, block_rows, block_cols):
     mod, nt, br, bc = resolve_run(backend, n_threads, block_rows, block_cols)
     if SPECS[kernel].translation_invariant:
         X, Y = center_pair(X, Y, symmetric)
+    X, Y, params, _ = scale_inputs(kernel, X, Y, symmetric, params)  # only kernels, no distances, here
+    result = out
+    if not params_fit(X.dtype, params):  # float32 with gamma / coef0 beyond float32
+        X, Y, V = _as_float64(X, Y, V, symmetric)
+        result = np.empty(out.shape, np.float64)
     p = 1 if V is None else V.shape[1]
     nt = cap_threads(nt, X.shape[0] * Y.shape[0] * (X.shape[1] + p))
     br, bc = reduction_blocks(
@@ -139,19 +159,26 @@ def run_matvec(kernel, X, Y, V, out, symmetric, params, backend, n_threads, bloc
     )
     nt = min(nt, -(-X.shape[0] // br))  # no more threads than row blocks
     mod.kernel_matvec(
-        kernel, X, Y, V, out, symmetric=symmetric, n_threads=nt, block_rows=br, block_cols=bc, **params
+        kernel, X, Y, V, result, symmetric=symmetric, n_threads=nt, block_rows=br, block_cols=bc, **params
     )
+    if result is not out:
+        with np.errstate(over="ignore"):  # beyond float32: inf, as float32 arithmetic gives
+            out[...] = result
     return out
 
 
 def stress_plan(Z, with_grad, nt, work, br, bc):
     """(threads, block_rows, block_cols) of a stress call on Z (n, k): no more threads than
     ``work`` (multiply-adds) justifies, than row blocks, and (with a gradient) than the
-    per-thread accumulator budget allows; tiles sized from ``working_memory``."""
+    per-thread accumulator budget allows; tiles sized from ``working_memory`` and the
+    hardware's thread count (not ``nt``), so the value does not depend on ``n_threads``."""
     n, k = Z.shape
     wm = get_config()["working_memory"]
     nt = cap_threads(nt, work)
-    br, bc = reduction_blocks(n, n, k, Z.dtype.itemsize, nt, wm, br, bc, n_tiles=2, max_rows=STRESS_ROWS)
+    # tiles sized for the most threads this process may use, not for nt: the blocks fix
+    # the order of the float64 sums, so the value is the same for every n_threads
+    br, bc = reduction_blocks(n, n, k, Z.dtype.itemsize, max(nt, hardware_threads()), wm, br, bc, n_tiles=2,
+                              max_rows=STRESS_ROWS)
     nt = min(nt, -(-n // br))  # no more threads than row blocks
     if with_grad:
         nt = cap_threads_for_accumulators(nt, n, k, wm)

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 
 from .._utils.validation import check_scalar
 
-__all__ = ["KernelSpec", "SPECS", "KIND_CODES", "ALIASES", "check_kernel_name", "kernel_params"]
+__all__ = ["KernelSpec", "SPECS", "KIND_CODES", "ALIASES", "MAX_DEGREE", "check_kernel_name", "kernel_params"]
+
+# The largest polynomial degree accepted: the C int range of the native kernels
+# (``axf::max_degree`` in csrc/axf/kinds.hpp).  Every backend takes powers by squaring,
+# so any accepted degree costs O(log degree) multiplications per entry.
+MAX_DEGREE = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,10 @@ def kernel_params(kernel, n_features, gamma=None, degree=3, coef0=1, given=(), s
         gamma = 1.0
     if "degree" in reads:
         if sklearn_compat:
-            degree = check_scalar(degree, "degree", lower=0, include_lower=False)
+            degree = check_scalar(degree, "degree", lower=0, upper=MAX_DEGREE, include_lower=False)
             degree = int(degree) if float(degree).is_integer() else degree
         else:
-            degree = check_scalar(degree, "degree", lower=1, integer=True)
+            degree = check_scalar(degree, "degree", lower=1, upper=MAX_DEGREE, integer=True)
         coef0 = check_scalar(coef0, "coef0")
     else:
         degree, coef0 = 1, 0.0

@@ -6,6 +6,7 @@ import numpy as np
 from .._utils.validation import check_matrix, check_no_alias, check_out, check_scalar, result_dtype
 from ._backends._layout import packed_offsets, packed_total
 from ._plan import STRESS_ROWS, cap_threads, resolve_run, stress_plan
+from ._scaling import scale_back, stress_scale, tiny_bound
 
 __all__ = ["stress", "stress_and_grad", "StressCache"]
 
@@ -28,10 +29,28 @@ def _prepare(X, Z):
 
 
 def _run(X, Z, grad, backend, n_threads, block_rows, block_cols):
+    """Rescale (see ``_scaling.stress_scale``: float64 when the dtype cannot hold X's and
+    Z's magnitudes together), run the backend, scale the gradient back."""
     mod, nt, br, bc = resolve_run(backend, n_threads, block_rows, block_cols)
-    n = X.shape[0]
-    nt, br, bc = stress_plan(Z, grad is not None, nt, n * n * (X.shape[1] + 2 * Z.shape[1]), br, bc)
-    return float(mod.stress(X, Z, grad, n_threads=nt, block_rows=br, block_cols=bc))
+    Xs, Zs, e = stress_scale(X, Z)
+    g = grad
+    if e is None and X.dtype == np.float32:
+        Xs, Zs, e = stress_scale(X.astype(np.float64), Z.astype(np.float64))
+        g = None if grad is None else np.empty(grad.shape, np.float64)
+    if e is None:
+        raise ValueError(
+            f"X and Z differ in scale too much for float64 squared distances (max |X - mean| = {np.abs(X).max():.3g}, "
+            f"max |Z - mean| = {np.abs(Z).max():.3g}); rescale Z"
+        )
+    n = Xs.shape[0]
+    nt, br, bc = stress_plan(Zs, grad is not None, nt, n * n * (Xs.shape[1] + 2 * Zs.shape[1]), br, bc)
+    value = float(mod.stress(Xs, Zs, g, n_threads=nt, block_rows=br, block_cols=bc))
+    if grad is not None:
+        if g is not grad:
+            grad[...] = scale_back(g, -e)
+        else:
+            scale_back(grad, -e)
+    return value
 
 
 def stress(X, Z, *, backend="auto", n_threads=None, block_rows=None, block_cols=None):
@@ -131,7 +150,9 @@ class StressCache:
     n_samples, n_features : int
     dtype : numpy.dtype, the dtype of the cache and of every evaluation
     block_rows : int
-    nbytes : int, size of the cache
+    nbytes : int, size of the cache (the object also keeps X centered, n * d entries: a Z
+        whose squared distances the cache's scale cannot hold -- far smaller or larger
+        than X -- is evaluated uncached on it, exactly as :func:`stress_and_grad`)
 
     Examples
     --------
@@ -148,6 +169,12 @@ class StressCache:
     def __init__(self, X, *, backend="auto", n_threads=None, block_rows=None):
         dtype = result_dtype(X)
         Xc = _center(check_matrix(X, "X", dtype=dtype, min_rows=2))
+        # tiny X (squares would underflow) scaled by an exact power of two; evaluations scale
+        # Z alike, and a Z whose squares the cache's scale cannot hold runs uncached on the
+        # kept (centered) X
+        self._X_centered = Xc
+        Xc, _, e = stress_scale(Xc, Xc)
+        self._exp = int(e or 0)
         mod, nt, br, _ = resolve_run(backend, n_threads, block_rows, None)
         n, d = Xc.shape
         br = min(br or self.DEFAULT_BLOCK_ROWS, n)
@@ -193,6 +220,7 @@ class StressCache:
         if not np.any(data):
             raise ValueError("stress is undefined: all dissimilarities in D are 0")
         self = cls.__new__(cls)
+        self._exp, self._X_centered = 0, None  # no features to fall back on (see _fallback)
         self._data = data
         self._backend, self._n_threads = backend, n_threads
         self.n_samples, self.n_features = n, None
@@ -242,10 +270,22 @@ class StressCache:
         return float(mod.stress_cached(self._data, Z, grad, n_threads=nt, block_rows=br, block_cols=bc))
 
     def _check_z(self, Z):
+        """(centered Z, Z scaled like the cache or None when that scale cannot hold it)."""
         Zc = check_matrix(Z, "Z", dtype=self.dtype, min_rows=2)
         if Zc.shape[0] != self.n_samples:
             raise ValueError(f"Z must have {self.n_samples} rows (one per row of the cached X), got {Zc.shape[0]}")
-        return _center(Zc)
+        Zc = _center(Zc)
+        with np.errstate(over="ignore"):  # inf when Z is too large for the scale: detected below
+            Zs = np.ldexp(Zc, -self._exp).astype(self.dtype, copy=False) if self._exp else Zc
+        az = float(np.abs(Zs).max()) if Zs.size else 0.0
+        high = float(np.sqrt(np.finfo(self.dtype).max / (16.0 * max(Zs.shape[1], 1))))
+        ok = az == 0.0 or tiny_bound(self.dtype) <= az <= high
+        return Zc, (Zs if ok else None)
+
+    def _fallback_possible(self):
+        if self._X_centered is None:  # a cache of dissimilarities has no features to recompute
+            raise ValueError("Z's values are too small or too large for squared distances in the cache's dtype "
+                             f"({self.dtype.name}); rescale Z (and D) towards magnitude 1")
 
     def stress(self, Z, *, backend=None, n_threads=None, block_cols=None):
         """Normalized stress of the cached X against Z, shape (n, k), as :func:`stress`.
@@ -253,14 +293,24 @@ class StressCache:
         Z is converted to the cache's dtype.  ``backend`` / ``n_threads`` default to the
         cache's.
         """
-        return self._run(self._check_z(Z), None, backend, n_threads, block_cols)
+        Zc, Zs = self._check_z(Z)
+        if Zs is None:
+            self._fallback_possible()
+            return _run(self._X_centered, Zc, None, self._backend if backend is None else backend,
+                        self._n_threads if n_threads is None else n_threads, None, block_cols)
+        return self._run(Zs, None, backend, n_threads, block_cols)
 
     def stress_and_grad(self, Z, *, out=None, backend=None, n_threads=None, block_cols=None):
         """Stress and its gradient with respect to Z, as :func:`stress_and_grad`.
 
         Returns ``(value, grad)``, grad of shape (n, k) in the cache's dtype.
         """
-        Zc = self._check_z(Z)
+        Zc, Zs = self._check_z(Z)
         grad = check_out(out, Zc.shape, self.dtype)
         check_no_alias(grad, "out", ("Z", Z), ("cache", self._data))
-        return self._run(Zc, grad, backend, n_threads, block_cols), grad
+        if Zs is None:
+            self._fallback_possible()
+            return _run(self._X_centered, Zc, grad, self._backend if backend is None else backend,
+                        self._n_threads if n_threads is None else n_threads, None, block_cols), grad
+        value = self._run(Zs, grad, backend, n_threads, block_cols)
+        return value, scale_back(grad, -self._exp)

@@ -33,6 +33,7 @@ inline int capi_gram(int kind, const T* X, index_t n, const T* Y, index_t m, ind
         Kind k = kind_from_int(kind);
         if (n < 0 || m < 0 || d < 0 || n_threads < 1 || (kind == 2 && degree < 1) || (kind == 1 && !(gamma > 0)))
             throw std::invalid_argument("bad argument");
+        n_threads = cap_threads(n_threads);
         KernelParams p;
         p.gamma = gamma;
         p.coef0 = coef0;
@@ -51,6 +52,7 @@ inline int capi_kernel_matvec(int kind, const T* X, index_t n, const T* Y, index
         if (n < 0 || m < 0 || d < 0 || p_cols < 1 || n_threads < 1 || (kind == 2 && degree < 1) ||
             (kind == 1 && !(gamma > 0)) || (V == nullptr && p_cols != 1))
             throw std::invalid_argument("bad argument");
+        n_threads = cap_threads(n_threads);
         KernelParams p;
         p.gamma = gamma;
         p.coef0 = coef0;
@@ -65,6 +67,7 @@ inline int capi_stress(const T* X, const T* Z, index_t n, index_t d, index_t k, 
                        double* value) noexcept {
     return guarded([&] {
         if (n < 2 || d < 1 || k < 1 || n_threads < 1) throw std::invalid_argument("bad argument");
+        n_threads = cap_threads(n_threads);
         *value = stress_value_grad<T>(X, Z, n, d, k, grad, n_threads, blocking::stress_rows, blocking::stress_rows);
     });
 }

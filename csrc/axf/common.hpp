@@ -17,6 +17,11 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define AXF_HAVE_ATFORK 1
+#endif
+#include <atomic>
 
 // Clones of the element-wise epilogues (Gram tiles, stress rows, contrastive tiles) for
 // x86-64-v4 (AVX-512 F/BW/DQ/VL) and x86-64-v3 (AVX2 + FMA together: a "avx2,fma"
@@ -52,6 +57,40 @@ inline int omp_max_threads() {
 #else
     return 1;
 #endif
+}
+
+// ---------------------------------------------------------------- thread caps
+// A hard ceiling on threads whatever is asked (libgomp allocates per-thread state for
+// every requested thread up front: 2^31-1 aborts with "out of memory").
+constexpr int max_thread_cap = 1024;
+
+// Set in the child of a fork(): GNU OpenMP's pool does not survive fork, so a parallel
+// region with more than one thread would hang there.  Kernels then run on one thread.
+inline std::atomic<bool>& forked_flag() {
+    static std::atomic<bool> flag{false};
+    return flag;
+}
+
+inline void install_fork_handler() {
+#ifdef AXF_HAVE_ATFORK
+    static const bool installed = [] {
+        return pthread_atfork(nullptr, nullptr, [] { forked_flag().store(true); }) == 0;
+    }();
+    (void)installed;
+#endif
+}
+
+// n (>= 1) capped by the hardware (omp_get_num_procs, which honours the affinity mask),
+// OpenMP's thread limit (OMP_THREAD_LIMIT) and max_thread_cap; 1 in a forked child.
+inline int cap_threads(int n) {
+    install_fork_handler();
+    if (forked_flag().load()) return 1;
+    int lim = max_thread_cap;
+#ifdef _OPENMP
+    lim = std::min(lim, std::max(1, omp_get_thread_limit()));
+    lim = std::min(lim, std::max(1, omp_get_num_procs()));
+#endif
+    return std::max(1, std::min(n, lim));
 }
 
 // Index of the calling thread inside a parallel region (0 without OpenMP).

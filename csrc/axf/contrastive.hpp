@@ -50,13 +50,6 @@ inline void check_contrastive_kind(Kind kind) {
                                     std::to_string(int(kind)));
 }
 
-template <typename T>
-__attribute__((always_inline)) inline T ipow(T b, int e) {
-    T r = T(1);
-    for (int q = 0; q < e; ++q) r *= b;
-    return r;
-}
-
 // Logits of one tile row, in place: c[j] holds gemm_alpha * <a_i, b_j> on entry and
 // s_ij on exit.  xi / ay: row_aux of A's row and B's columns.  Returns sum_j 0 * s_ij,
 // which is NaN when any logit is inf or NaN (a vectorizable finiteness check).

@@ -125,12 +125,7 @@ __attribute__((always_inline)) inline void epilogue_impl(Kind kind, const Kernel
                         for (index_t j = 0; j < cols; ++j) { T b = c[j] + c0v; T b2 = b * b; c[j] = b2 * b2; }
                         break;
                     default:
-                        for (index_t j = 0; j < cols; ++j) {
-                            T b = c[j] + c0v;
-                            T r = b;
-                            for (int e = 1; e < deg; ++e) r *= b;
-                            c[j] = r;
-                        }
+                        for (index_t j = 0; j < cols; ++j) c[j] = ipow<T>(c[j] + c0v, deg);
                 }
             }
             break;

@@ -15,6 +15,24 @@ enum class Kind : int { linear = 0, rbf = 1, poly = 2, cosine = 3, sqeuclidean =
 constexpr int n_kinds = 6;
 constexpr const char* kind_names[n_kinds] = {"linear", "rbf", "poly", "cosine", "sqeuclidean", "euclidean"};
 
+// The largest polynomial degree accepted (the C int range; powers are taken by squaring,
+// O(log degree) multiplications).  alignxpert_fast/kernels/_spec.py: MAX_DEGREE.
+constexpr int max_degree = 2147483647;
+
+// b ** e for e >= 1 by repeated squaring.
+template <typename T>
+inline T ipow(T b, int e) {
+    T r = T(1);
+    unsigned u = unsigned(e);
+    while (true) {
+        if (u & 1u) r *= b;
+        u >>= 1;
+        if (!u) break;
+        b *= b;
+    }
+    return r;
+}
+
 struct KernelParams {
     double gamma = 1.0;
     double coef0 = 1.0;

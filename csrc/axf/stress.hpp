@@ -267,7 +267,7 @@ double stress_sym(const T* X, index_t d, const T* Dpacked, const T* Z, index_t n
     for (index_t b = 0; b < nb; ++b) { num += part_num[b]; den += part_den[b]; }
     if (!(den > 0.0))
         throw std::invalid_argument("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)");
-    const double value = std::sqrt(num / den);
+    const double value = std::sqrt(num) / std::sqrt(den);  // num / den may overflow
     if (want_grad) {
         // sums over ordered pairs are twice the i<j sums: B = den / 2
         const double scale = value > value_floor<T>() ? 1.0 / (value * (den * 0.5)) : 0.0;

@@ -49,7 +49,7 @@ def stress_finish(num, den, dtype):
     ``scale * (wsum_i z_i - sum_j w_ij z_j)``."""
     if not den > 0:
         raise ValueError("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)")
-    value = float(np.sqrt(num / den))
+    value = float(np.sqrt(num) / np.sqrt(den))  # num / den may overflow
     scale = 1.0 / (value * den * 0.5) if value > stress_value_floor(dtype) else 0.0
     return value, scale
 

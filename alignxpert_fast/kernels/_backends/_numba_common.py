@@ -20,9 +20,11 @@ _COSINE = KIND_CODES["cosine"]
 _SQEUCLIDEAN = KIND_CODES["sqeuclidean"]
 _EUCLIDEAN = KIND_CODES["euclidean"]
 
-# fast-math flag sets (see numba_cpu.py): no "nnan", "ninf", "nsz" or "afn"
-_FM_ELEMWISE = {"contract", "arcp"}
-_FM_REDUCE = {"contract", "reassoc", "arcp"}
+# fast-math flag sets (see numba_cpu.py): no "nnan", "ninf", "nsz" or "afn", and no "arcp":
+# with it LLVM turns D / sqrt(ee) into an approximate D * rsqrt(ee), which is -inf for a
+# denormal ee and off in the last bits otherwise (found by tests/test_properties.py)
+_FM_ELEMWISE = {"contract"}
+_FM_REDUCE = {"contract", "reassoc"}
 _FM_EXP = {"contract"}
 
 # ------------------------------------------------------------------ exp
@@ -125,3 +127,17 @@ def _row_aux(kind, X):
         else:
             aux[i] = s
     return aux
+
+
+@njit(nogil=True, cache=True, fastmath=_FM_ELEMWISE)
+def _ipow(b, e):
+    """b ** e for e >= 1 by repeated squaring (as ``axf::ipow``)."""
+    r = b
+    e -= 1
+    while e > 0:
+        if e & 1:
+            r *= b
+        e >>= 1
+        if e:
+            b *= b
+    return r

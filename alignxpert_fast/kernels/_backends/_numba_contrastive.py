@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._numba_common import _COSINE, _FM_REDUCE, _LINEAR, _POLY, _RBF, _vexp
+from ._numba_common import _COSINE, _FM_REDUCE, _LINEAR, _POLY, _RBF, _ipow, _vexp
 
 @njit(nogil=True, cache=True, fastmath=_FM_REDUCE)
 def _logits_tile(kind, C, rows, cols, ax, ay, g, c0v, degree, inv_t):
@@ -43,11 +43,7 @@ def _logits_tile(kind, C, rows, cols, ax, ay, g, c0v, degree, inv_t):
                 chk += s * zero
         elif kind == _POLY:
             for j in range(cols):
-                b = g * c[j] + c0v
-                p = b
-                for _ in range(1, degree):
-                    p *= b
-                s = p * inv_t
+                s = _ipow(g * c[j] + c0v, degree) * inv_t
                 c[j] = s
                 chk += s * zero
         elif kind == _COSINE:
@@ -162,9 +158,7 @@ def _weights_tile(kind, C, rows, cols, r0, c0, ax, ay, rl, cl, g, c0v, degree, i
         elif kind == _POLY:
             for j in range(cols):
                 b = g * c[j] + c0v
-                bp = C.dtype.type(1)
-                for _ in range(1, degree):
-                    bp *= b
+                bp = _ipow(b, degree - 1) if degree > 1 else C.dtype.type(1)
                 s = bp * b * inv_t
                 d = two if j == jd else zero
                 c[j] = scale * (_vexp(s - ri) + _vexp(s - cl[j]) - d) * (wpoly * bp)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._numba_common import (_COSINE, _EUCLIDEAN, _FM_ELEMWISE, _FM_REDUCE, _POLY, _RBF, _SQEUCLIDEAN,
+from ._numba_common import (_COSINE, _EUCLIDEAN, _FM_ELEMWISE, _FM_REDUCE, _POLY, _RBF, _SQEUCLIDEAN, _ipow,
                             _vexp)
+
 
 @njit(nogil=True, cache=True, fastmath=_FM_ELEMWISE, inline="always")
 def _epilogue_row(kind, c, xi, ay, g, c0v, degree, base):
@@ -37,9 +38,13 @@ def _epilogue_row(kind, c, xi, ay, g, c0v, degree, base):
             b = g * c[j] + c0v
             base[j] = b
             c[j] = b
-        for _ in range(1, degree):  # one vectorized pass per extra factor
+        if degree <= 4:
+            for _ in range(1, degree):  # one vectorized pass per extra factor
+                for j in range(cols):
+                    c[j] *= base[j]
+        else:  # by squaring: O(log degree) products (degree may be up to 2**31 - 1)
             for j in range(cols):
-                c[j] *= base[j]
+                c[j] = _ipow(base[j], degree)
     elif kind == _COSINE:
         for j in range(cols):
             c[j] = c[j] * xi * ay[j]

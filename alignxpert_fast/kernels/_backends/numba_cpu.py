@@ -23,8 +23,9 @@ dtype (float32 tiles stay float32), norms / row sums / matvec accumulators / str
 sums in float64, squared distances are clamped at 0 (NaN propagates, as with
 ``np.maximum``), and the diagonal is exactly 1 (rbf) or 0 (distances) when X is Y.
 
-Floating-point flags: never ``fastmath=True`` (it assumes no NaN/inf).  Element-wise
-epilogues get ``contract`` + ``arcp``; loops that reduce into float64 also get
+Floating-point flags: never ``fastmath=True`` (it assumes no NaN/inf), and no ``arcp``
+(it lets LLVM use an approximate reciprocal square root).  Element-wise
+epilogues get ``contract``; loops that reduce into float64 also get
 ``reassoc`` so LLVM can vectorize them (a fixed, thread-count independent order).  The
 exponential is a branch-free Cephes-style ``_vexp`` (as csrc/axf/vexp.hpp, but with
 gradual underflow) compiled with ``contract`` only, so LLVM vectorizes the RBF epilogue.
@@ -44,7 +45,7 @@ import contextlib
 
 import numpy as np
 
-from ..._utils.threads import single_threaded_blas
+from ..._utils.threads import in_forked_child, single_threaded_blas
 from .._spec import KIND_CODES
 from ._layout import NONFINITE_LOGITS, NonFiniteLogits, noise_floor, packed_offsets, stress_finish
 
@@ -73,10 +74,28 @@ def _require():
         raise ImportError(f"the numba backend is not available: {LOAD_ERROR}")
 
 
+_serial_twins = {}
+
+
+def _k(driver):
+    """The parallel ``driver``, or in a forked child its serial twin (``prange`` runs as
+    ``range``), compiled there on first use: Numba's thread pool does not survive fork
+    (its OpenMP layer kills the child, the workqueue layer can hang)."""
+    if not in_forked_child():
+        return driver
+    twin = _serial_twins.get(driver.__name__)
+    if twin is None:
+        twin = _serial_twins[driver.__name__] = numba.njit(nogil=True)(driver.py_func)
+    return twin
+
+
 @contextlib.contextmanager
 def _numba_threads(n_threads):
     """Run Numba parallel regions with ``n_threads`` threads (capped by
     NUMBA_NUM_THREADS), restoring the caller's setting afterwards."""
+    if in_forked_child():  # serial twins only (see _k); Numba's pool must not be touched
+        yield 1
+        return
     prev = numba.get_num_threads()
     nt = max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS))
     try:
@@ -116,7 +135,7 @@ def gram(kernel, X, Y, out, *, gamma, coef0, degree, symmetric, n_threads, block
         # Panels are cut to at most ceil(n / threads) rows so every thread gets work.
         br = max(1, min(int(block_rows), n, -(-n // nt)))
         ax, ay = _aux_pair(code, X, Y, symmetric)
-        _gram(code, X, Y, out, ax, ay, g, c0v, deg, bool(symmetric), nt, br)
+        _k(_gram)(code, X, Y, out, ax, ay, g, c0v, deg, bool(symmetric), nt, br)
 
 
 def kernel_matvec(kernel, X, Y, V, out, *, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols):
@@ -135,7 +154,7 @@ def kernel_matvec(kernel, X, Y, V, out, *, gamma, coef0, degree, symmetric, n_th
     Vb = V if has_v else np.zeros((0, 1), X.dtype)
     with single_threaded_blas(), _numba_threads(n_threads) as nt:
         ax, ay = _aux_pair(code, X, Y, symmetric)
-        _kernel_matvec(code, X, Y, Vb, has_v, out, ax, ay, g, c0v, deg, bool(symmetric), nt, br, bc)
+        _k(_kernel_matvec)(code, X, Y, Vb, has_v, out, ax, ay, g, c0v, deg, bool(symmetric), nt, br, bc)
 
 
 def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
@@ -173,7 +192,7 @@ def _stress_upper(D, X, Z, grad, n_threads, block_rows, block_cols):
             X, xs, tol_x = np.empty((0, 1), Z.dtype), np.empty(0, Z.dtype), Z.dtype.type(0)
         else:
             D, xs, tol_x = np.empty(0, Z.dtype), _row_aux(_SQEUCLIDEAN, X), noise_floor(X.dtype, X.shape[1])
-        _stress_sym(D, X, xs, tol_x, use_cache, Z, zs, off, want_grad, gacc, wsum, part_num, part_den, br, bc,
+        _k(_stress_sym)(D, X, xs, tol_x, use_cache, Z, zs, off, want_grad, gacc, wsum, part_num, part_den, br, bc,
                     noise_floor(Z.dtype, k), nt)
         if want_grad:
             wsum, gacc = _sum_threads(wsum), _sum_threads(gacc)
@@ -209,7 +228,7 @@ def stress_pack(X, out, *, n_threads, block_rows):
     with single_threaded_blas(), _numba_threads(n_threads) as nt:
         nt = min(nt, off.shape[0] - 1)
         xs = _row_aux(_SQEUCLIDEAN, X)
-        _stress_pack(X, xs, out, off, br, noise_floor(X.dtype, X.shape[1]), nt)
+        _k(_stress_pack)(X, xs, out, off, br, noise_floor(X.dtype, X.shape[1]), nt)
 
 
 def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._utils.threads import single_threaded_blas
 from ._layout import NONFINITE_LOGITS, NonFiniteLogits, noise_floor, packed_offsets, stress_finish
 
 NAME = "reference"
@@ -34,7 +35,13 @@ def _aux(kernel, X):
 
 
 def _tile(kernel, Xb, Yb, ax, ay, gamma, coef0, degree, r0, c0, symmetric):
-    """Kernel values for rows r0.. of X against rows c0.. of Y (one tile)."""
+    """Kernel values for rows r0.. of X against rows c0.. of Y (one tile).  Results that
+    overflow are inf (a power) or make exp() 0, as in the compiled backends: no warning."""
+    with np.errstate(over="ignore"):
+        return _tile_values(kernel, Xb, Yb, ax, ay, gamma, coef0, degree, r0, c0, symmetric)
+
+
+def _tile_values(kernel, Xb, Yb, ax, ay, gamma, coef0, degree, r0, c0, symmetric):
     dt = Xb.dtype.type
     dots = Xb @ Yb.T
     if kernel == "linear":
@@ -62,7 +69,7 @@ def _tile(kernel, Xb, Yb, ax, ay, gamma, coef0, degree, r0, c0, symmetric):
     return T.astype(Xb.dtype, copy=False)
 
 
-def gram(kernel, X, Y, out, *, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols):
+def _gram_body(kernel, X, Y, out, *, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols):
     ax, ay = _aux(kernel, X), _aux(kernel, Y)
     n, m = X.shape[0], Y.shape[0]
     for r0 in range(0, n, block_rows):
@@ -76,7 +83,7 @@ def gram(kernel, X, Y, out, *, gamma, coef0, degree, symmetric, n_threads, block
             )
 
 
-def kernel_matvec(kernel, X, Y, V, out, *, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols):
+def _kernel_matvec_body(kernel, X, Y, V, out, *, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols):
     ax, ay = _aux(kernel, X), _aux(kernel, Y)
     n, m = X.shape[0], Y.shape[0]
     p = 1 if V is None else V.shape[1]
@@ -128,7 +135,7 @@ def _finish(num, den, Z, grad, wsum, wz):
     return value
 
 
-def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
+def _stress_body(X, Z, grad, *, n_threads, block_rows, block_cols):
     """Normalized stress of X (n, d) vs Z (n, k) over all ordered pairs, tile by tile;
     fills grad (n, k) if given.  Returns the value."""
     n = X.shape[0]
@@ -154,7 +161,7 @@ def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
 
 
 # ----------------------------------------------------- stress against a distance cache
-def stress_pack(X, out, *, n_threads, block_rows):
+def _stress_pack_body(X, out, *, n_threads, block_rows):
     """Fill ``out`` (1-D, ``_layout.packed_total(n, block_rows)`` entries) with the
     distances of X in packed upper row blocks (the diagonal is exactly 0)."""
     n = X.shape[0]
@@ -166,7 +173,7 @@ def stress_pack(X, out, *, n_threads, block_rows):
         out[off[b]:off[b + 1]] = _distances(X, xn, r0, r1, r0, n, tol, True).ravel()
 
 
-def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
+def _stress_cached_body(D, Z, grad, *, n_threads, block_rows, block_cols):
     """Stress of the packed distances D (see :func:`stress_pack`) against Z (n, k);
     fills grad if given.  Returns the value, as :func:`stress`.
 
@@ -200,6 +207,38 @@ def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
     return _finish(num, den, Z, grad, wsum, wz)
 
 
+# Public entry points: BLAS limited to one thread, as in the compiled backends, so the
+# reference's products (and their rounding) do not depend on the BLAS thread count.
+def gram(kernel, X, Y, out, **kw):
+    with single_threaded_blas():
+        _gram_body(kernel, X, Y, out, **kw)
+
+
+def kernel_matvec(kernel, X, Y, V, out, **kw):
+    with single_threaded_blas():
+        _kernel_matvec_body(kernel, X, Y, V, out, **kw)
+
+
+def stress(X, Z, grad, **kw):
+    with single_threaded_blas():
+        return _stress_body(X, Z, grad, **kw)
+
+
+def stress_pack(X, out, **kw):
+    with single_threaded_blas():
+        _stress_pack_body(X, out, **kw)
+
+
+def stress_cached(D, Z, grad, **kw):
+    with single_threaded_blas():
+        return _stress_cached_body(D, Z, grad, **kw)
+
+
+def contrastive(kernel, A, B, dA, dB, **kw):
+    with single_threaded_blas():
+        return _contrastive_body(kernel, A, B, dA, dB, **kw)
+
+
 # ------------------------------------------------------------- contrastive similarity
 def _contrastive_tile(kernel, Ab, Bb, ia, ib, gamma, coef0, degree):
     """Kernel values K (float64) of a tile and the raw dot products (what the backward pass
@@ -219,7 +258,8 @@ def _contrastive_tile(kernel, Ab, Bb, ia, ib, gamma, coef0, degree):
     return K, dots
 
 
-def contrastive(kernel, A, B, dA, dB, *, gamma, coef0, degree, temperature, n_threads, block_rows, block_cols):
+def _contrastive_body(kernel, A, B, dA, dB, *, gamma, coef0, degree, temperature, n_threads, block_rows,
+                      block_cols):
     """Symmetric kernel InfoNCE of paired rows A, B (n, k); fills dA, dB (n, k) with its
     gradient when they are given (both or neither).  Returns the value.
 
