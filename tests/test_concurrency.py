@@ -228,15 +228,17 @@ def test_ctrl_c_during_a_fit_keeps_the_best_state():
                 sent.append(1)
                 threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
             return False
-        est = axf.AlignXpert(8, max_iter=100000, tol=0.0, random_state=0, solver="SOLVER").fit([A, B], callbacks=[cb])
+        est = axf.AlignXpert(8, max_iter=100000, tol=0.0, random_state=0, solver="SOLVER",
+                             early_stopping=EARLY).fit([A, B], callbacks=[cb])
         ok = all(np.isfinite(W).all() for W in est.components_)
         print(json.dumps({"stop": est.stop_reason_, "finite": bool(ok), "n_iter": est.n_iter_,
                           "best": bool(est.loss_ <= min(est.loss_curve_) + 1e-12)}))
     """
     import json
 
-    for solver in ("lbfgs", "adam"):
-        r = _run_python(code.replace("SOLVER", solver), timeout=240)
+    for solver, early in (("lbfgs", False), ("adam", False), ("lbfgs", True)):
+        # early stopping (the default, full batch) holds out pairs first: a Ctrl-C there ends the fit too
+        r = _run_python(code.replace("SOLVER", solver).replace("EARLY", str(early)), timeout=240)
         assert r.returncode == 0, r.stderr[-2000:]
         out = json.loads(r.stdout.strip().splitlines()[-1])
         assert out["stop"] == "interrupted" and out["finite"] and out["n_iter"] >= 3, out

@@ -143,12 +143,15 @@ def fit_fixed_k(est, Xs, k, rng, callbacks=None):
         stopper.finish(held.n_iter, held.params)
         record.update(validation_scores_=stopper.scores, best_iteration_=stopper.best_iteration,
                       validation_score_=stopper.best_score, early_stopping_iterations_=int(held.n_iter))
-        W0, gamma = _start(est, Fs, k, rng, kern, n_linear)
-        if stopper.best_iteration > 0:
-            res = _run(est, Fs, targets, W0, gamma, k, rng, kern, solver, cbs, max_iter=stopper.best_iteration)
-        else:  # the start was best: keep it (computed on all pairs)
+        if held.stop_reason == "interrupted":  # Ctrl-C: no refit; the held-out run's best state stands
             res = held
-            res.params = [np.array(W) for W in W0]
+        else:
+            W0, gamma = _start(est, Fs, k, rng, kern, n_linear)
+            if stopper.best_iteration > 0:
+                res = _run(est, Fs, targets, W0, gamma, k, rng, kern, solver, cbs, max_iter=stopper.best_iteration)
+            else:  # the start was best: keep it (computed on all pairs)
+                res = held
+                res.params = [np.array(W) for W in W0]
     else:
         W0, gamma = _start(est, Fs, k, rng, kern, n_linear)
         res = _run(est, Fs, targets, W0, gamma, k, rng, kern, solver, cbs, sampler=sampler)
