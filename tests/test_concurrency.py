@@ -219,6 +219,9 @@ def test_ctrl_c_during_a_fit_keeps_the_best_state():
         import json, os, signal, sys
         import numpy as np
         import alignxpert_fast as axf
+        # a shell that starts this test in the background ignores SIGINT for its children,
+        # and Python then keeps it ignored: install the KeyboardInterrupt handler explicitly
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         rng = np.random.default_rng(0)
         A = rng.standard_normal((1500, 30))
         B = A[:, :20] @ rng.standard_normal((20, 20)) + 0.1 * rng.standard_normal((1500, 20))
