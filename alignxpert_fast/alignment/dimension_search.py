@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from ..evaluation.metrics import mean_reciprocal_rank
+from ..evaluation.metrics import cross_modal_mrr
 from ..kernels.stress import stress
 
 __all__ = ["default_grid", "dimension_search", "retrieval_metric"]
@@ -54,16 +54,12 @@ def dimension_search(est, Xs, rng):
         elapsed = time.perf_counter() - t0
         Zs = cand.transform([X[val] for X in Xs])
         Xv = [cand._scale(X[val], m) for m, X in enumerate(Xs)]
-        scores, sims = [], []
-        for a in range(M):
-            for b in range(M):
-                if a != b:
-                    scores.append(mean_reciprocal_rank(Zs[a], Zs[b], metric=metric))
-                if a < b:  # the objective's terms are those of the unscaled projections
-                    sims.append(cand._similarity_value(Zs[a] / cand.output_scale_, Zs[b] / cand.output_scale_))
+        # the objective's terms are those of the unscaled projections
+        sims = [cand._similarity_value(Zs[a] / cand.output_scale_, Zs[b] / cand.output_scale_)
+                for a in range(M) for b in range(a + 1, M)]
         st = float(np.mean([stress(Xv[m], Zs[m] / cand.output_scale_, n_threads=est.n_threads, backend=est.backend)
                             for m in range(M)]))
-        rec = {"k": int(k), "similarity": float(np.mean(sims)), "stress": st, "score": float(np.mean(scores)),
+        rec = {"k": int(k), "similarity": float(np.mean(sims)), "stress": st, "score": cross_modal_mrr(Zs, metric=metric),
                "time": float(elapsed)}
         records.append(rec)
         if est.verbose:

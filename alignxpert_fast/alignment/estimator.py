@@ -19,7 +19,7 @@ from .._utils.threads import blas_threads
 from .._utils.validation import check_matrix, is_dask_array, result_dtype
 from . import persistence
 from ._params import check_param, check_params
-from ..evaluation.metrics import mean_reciprocal_rank
+from ..evaluation.metrics import cross_modal_mrr
 from .dimension_search import dimension_search, retrieval_metric
 from .fitting import fit_fixed_k
 from .init import scale_rows
@@ -348,10 +348,7 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         n = {Z.shape[0] for Z in Zs}
         if len(n) != 1:
             raise ValueError(f"score needs paired views with the same number of rows, got {[Z.shape[0] for Z in Zs]}")
-        metric = retrieval_metric(self._kernel_name())
-        M = len(Zs)
-        return float(np.mean([mean_reciprocal_rank(Zs[a], Zs[b], metric=metric)
-                              for a in range(M) for b in range(M) if a != b]))
+        return cross_modal_mrr(Zs, metric=retrieval_metric(self._kernel_name()))
 
     # -------------------------------------------------------------- save / load
     def save(self, path):

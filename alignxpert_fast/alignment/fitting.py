@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from ..evaluation.metrics import mean_reciprocal_rank
+from ..evaluation.metrics import cross_modal_mrr
 from .dimension_search import retrieval_metric
 from .feature_maps import make_feature_map
 from .init import INIT_SAMPLES, default_gamma, fit_scaling, init_projections, output_scale, scale_rows, subsample
@@ -26,10 +26,7 @@ EARLY_STOPPING_EVERY = 5  # iterations between held-out checks
 
 def heldout_mrr(Fval, Ws, metric):
     """Held-out cross-modal MRR (mean over ordered modality pairs) of projections Ws."""
-    Zs = [F @ np.asarray(W, dtype=F.dtype) for F, W in zip(Fval, Ws)]
-    M = len(Zs)
-    return float(np.mean([mean_reciprocal_rank(Zs[a], Zs[b], metric=metric)
-                          for a in range(M) for b in range(M) if a != b]))
+    return cross_modal_mrr([F @ np.asarray(W, dtype=F.dtype) for F, W in zip(Fval, Ws)], metric=metric)
 
 
 class EarlyStopping:

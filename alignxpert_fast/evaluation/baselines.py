@@ -39,6 +39,7 @@ import warnings
 import numpy as np
 
 from .._utils.linalg import fix_signs, regularized_mcca
+from .metrics import cross_modal_mrr
 
 __all__ = ["fit_baseline", "BASELINES", "regularized_mcca", "scale_views", "Baseline", "pca_projections",
            "procrustes_align", "cca_projections"]
@@ -99,14 +100,6 @@ class Baseline:
 def _k_grid(kmax):
     grid = [v for v in (2, 4, 8, 16, 32, 64, 128) if v < kmax] + [kmax]
     return sorted(set(v for v in grid if v >= 1))
-
-
-def _holdout_mrr(Zs):
-    from .metrics import mean_reciprocal_rank
-
-    M = len(Zs)
-    return float(np.mean([mean_reciprocal_rank(Zs[a], Zs[b], metric="cosine")
-                          for a in range(M) for b in range(M) if a != b]))
 
 
 def _split(n, frac, rng):
@@ -181,7 +174,7 @@ def fit_baseline(name, views_train, k, *, tune=True, random_state=0, validation_
                 Wf = regularized_mcca([X[tr] for X in Xs], kmax, reg)
                 mus = [X[tr].mean(axis=0) for X in Xs]
                 for kk in _k_grid(kmax):
-                    s = _holdout_mrr([(X[va] - mu) @ W[:, :kk] for X, mu, W in zip(Xs, mus, Wf)])
+                    s = cross_modal_mrr([(X[va] - mu) @ W[:, :kk] for X, mu, W in zip(Xs, mus, Wf)])
                     if s > best + 1e-12:
                         best, best_k, best_reg = s, kk, reg
         Ws = regularized_mcca(Xs, best_k, best_reg)
@@ -197,7 +190,7 @@ def fit_baseline(name, views_train, k, *, tune=True, random_state=0, validation_
             for kk in _k_grid(kmax):
                 c = _sk_cca(Xs[0][tr], Xs[1][tr], kk, cca_max_iter)
                 za, zb = c.transform(Xs[0][va], Xs[1][va])
-                s = _holdout_mrr([za, zb])
+                s = cross_modal_mrr([za, zb])
                 if s > best + 1e-12:
                     best, best_k = s, kk
         cca = _sk_cca(Xs[0], Xs[1], best_k, cca_max_iter)

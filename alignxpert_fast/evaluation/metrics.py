@@ -35,6 +35,7 @@ from .._utils.validation import check_matrix, check_scalar, is_dask_array
 __all__ = [
     "recall_at_k",
     "mean_reciprocal_rank",
+    "cross_modal_mrr",
     "match_ranks",
     "label_precision_at_k",
     "top_k_indices",
@@ -164,6 +165,14 @@ def mean_reciprocal_rank(Z_query, Z_gallery, *, metric="cosine", block_rows=None
     """Mean of 1 / rank of each query's match (see :func:`match_ranks`)."""
     ranks = np.asarray(match_ranks(Z_query, Z_gallery, metric=metric, block_rows=block_rows))
     return float(np.mean(1.0 / ranks))
+
+
+def cross_modal_mrr(Zs, *, metric="cosine"):
+    """Mean reciprocal rank of paired retrieval averaged over the ordered modality pairs
+    (a, b), a != b, of the projections ``Zs`` (M arrays with paired rows)."""
+    M = len(Zs)
+    return float(np.mean([mean_reciprocal_rank(Zs[a], Zs[b], metric=metric)
+                          for a in range(M) for b in range(M) if a != b]))
 
 
 def top_k_indices(Z_query, Z_gallery, k=10, *, metric="cosine", block_rows=None):
