@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _testing import central_differences
 from scipy.special import logsumexp
 
 from alignxpert_fast.kernels._backends._layout import NonFiniteLogits
@@ -147,23 +148,13 @@ def test_backends_agree_and_are_deterministic(backend):
 
 
 # ----------------------------------------------------------------- gradients
-def central_fd(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[idx] += eps
-        xm[idx] -= eps
-        g[idx] = (f(xp) - f(xm)) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_gradient_matches_finite_differences(backend, kernel):
     A, B = inputs(n=7, k=3, seed=1)
     kw = dict(block_rows=3, block_cols=2)
     value, dA, dB = run(backend, A, B, kernel, 0.3, **kw)
-    fA = central_fd(lambda X: run(backend, X, B, kernel, 0.3, compute_grad=False, **kw)[0], A)
-    fB = central_fd(lambda X: run(backend, A, X, kernel, 0.3, compute_grad=False, **kw)[0], B)
+    fA = central_differences(lambda X: run(backend, X, B, kernel, 0.3, compute_grad=False, **kw)[0], A)
+    fB = central_differences(lambda X: run(backend, A, X, kernel, 0.3, compute_grad=False, **kw)[0], B)
     for g, fd in ((dA, fA), (dB, fB)):
         scale = max(1.0, float(np.max(np.abs(fd))))
         assert float(np.max(np.abs(g - fd))) <= 1e-6 * scale
