@@ -239,11 +239,17 @@ def _cmd_fit(args, parser):
     return 0
 
 
-def _cmd_transform(args, parser):
+def _model_and_views(args, parser):
+    """The saved model (with ``--n-threads`` applied) and the ``--views`` arrays."""
     est = _load_model(args.model, parser)
     if args.n_threads is not None:
         est.n_threads = args.n_threads
     views, names = _load_arrays(args.views, parser)
+    return est, views, names
+
+
+def _cmd_transform(args, parser):
+    est, views, names = _model_and_views(args, parser)
     out = _check_output_path(args.output, parser, "--output", (".npy", ".npz"))
     try:
         if args.modality is not None:
@@ -268,10 +274,7 @@ def _cmd_transform(args, parser):
 
 
 def _cmd_evaluate(args, parser):
-    est = _load_model(args.model, parser)
-    if args.n_threads is not None:
-        est.n_threads = args.n_threads
-    views, names = _load_arrays(args.views, parser)
+    est, views, names = _model_and_views(args, parser)
     labels = None
     if args.labels is not None:
         arrays, _ = _load_arrays([args.labels], parser, flag="--labels")
