@@ -156,7 +156,7 @@ def test_fit_adam_1m(dummy, benchmark, axf_run):
 @pytest.mark.parametrize("impl", ["ours-defaults", "ours-paper", "sklearn-cca"], ids=lambda s: s)
 def test_fit_digits(impl, benchmark, axf_run):
     """The digits halves (1797 pairs, 32 + 32 pixels, k = 32): AlignXpert's defaults (early
-    stopping: the held-out run and the refit both included), the paper's formulation and
+    stopping on held-out pairs included), the paper's formulation and
     scikit-learn's CCA, in the same run.  Not heavy: a few seconds each."""
     from alignxpert_fast.datasets import load_digits_halves
 

@@ -203,3 +203,25 @@ def test_upward_projection_every_column_moves(pairs, init):
         assert W.shape[1] == k and np.all(np.linalg.norm(W, axis=0) > 0)
     Z = est.transform(views)
     assert all(np.linalg.matrix_rank(z.astype(np.float64)) >= 6 for z in Z)
+
+
+def test_early_stopping_keeps_the_best_checked_projections():
+    """No refit: the projections kept are the ones with the best held-out MRR, at the
+    check where it was reached; later (worse) iterates do not overwrite them."""
+    from alignxpert_fast.alignment.fitting import EarlyStopping, heldout_mrr
+
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((60, 3))
+    Fval = [Z + 0.05 * rng.standard_normal((60, 3)), Z + 0.05 * rng.standard_normal((60, 3))]
+    good = [np.eye(3), np.eye(3)]
+    bad = [np.eye(3), rng.standard_normal((3, 3))]
+    stop = EarlyStopping(Fval, bad, "cosine", patience=2, every=1)
+    assert stop.best_iteration == 0
+    assert not stop(1, 0.0, good)
+    assert not stop(2, 0.0, bad)
+    assert stop(3, 0.0, bad)  # two checks without improvement
+    assert stop.best_iteration == 1
+    assert stop.best_score == pytest.approx(heldout_mrr(Fval, good, "cosine"))
+    assert all(np.array_equal(a, b) for a, b in zip(stop.best_params, good))
+    good[1][0, 0] = 7.0  # a copy was kept, not a reference to the optimizer's arrays
+    assert stop.best_params[1][0, 0] == 1.0

@@ -82,9 +82,10 @@ class AlignXpert(TransformerMixin, BaseEstimator):
     init_reg : float >= 0, default=1e-2
         Ridge of the CCA start (relative to each view's mean variance).
     early_stopping : bool, default=True
-        Full batch: hold out ``validation_fraction`` of the pairs, keep the iteration count
-        with the best held-out MRR (checked every 5 iterations, the start included), refit
-        that many iterations on all pairs.
+        Full batch: hold out ``validation_fraction`` of the pairs, fit on the rest and keep
+        the projections with the best held-out MRR (checked every 5 iterations, the start
+        included); stop after ``n_iter_no_change`` checks without improvement.  As in
+        scikit-learn, the held-out pairs are not used for the projections (no refit).
     n_iter_no_change : int >= 1, default=6
         Early-stopping patience, in checks.
     dimension_grid : sequence of int, default=None
@@ -112,8 +113,9 @@ class AlignXpert(TransformerMixin, BaseEstimator):
     n_features_mapped_ : list of int, p_m
     gamma_ : float or None, similarity kernel gamma used
     solver_ : str, solver used
-    n_iter_ : int
-    loss_ : float, final loss
+    n_iter_ : int, iterations run
+    loss_ : float, final loss (with early stopping: of the last iterate on the training
+        part; the projections kept are those of ``best_iteration_``)
     loss_curve_ : list of float, loss per iteration
     history_ : dict, per-term values per iteration (``similarity`` = sum of S over pairs,
         ``stress`` = sum over modalities, ``penalty`` = sum of ||W_m||^2)
@@ -125,7 +127,8 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         variance per coordinate on average (rankings do not change).
     validation_scores_ : list of (iteration, held-out MRR) or None
     best_iteration_, validation_score_, early_stopping_iterations_ : int, float, int or None
-        The early-stopping record (None without early stopping).
+        The early-stopping record (None without early stopping): the iteration whose
+        projections were kept, its held-out MRR, and the iterations run.
     dimension_search_ : list of dict or None
         One dict per candidate k: ``k``, ``similarity`` (held-out S averaged over pairs),
         ``stress`` (held-out, averaged over modalities), ``score`` (held-out MRR),

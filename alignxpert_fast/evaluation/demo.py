@@ -87,7 +87,7 @@ def run_demo(n_components=32, *, test_size=0.3, random_state=0, max_iter=None, n
             add(name, k, za_tr, za_te, zb_te, seconds)
             gamma = "" if est.gamma_ is None else f", gamma_={est.gamma_:.3g}"
             stop = (f"early stopping: best held-out MRR {est.validation_score_:.3f} at iteration "
-                    f"{est.best_iteration_} of {est.early_stopping_iterations_}, refitted on all pairs"
+                    f"{est.best_iteration_} of {est.early_stopping_iterations_}, kept"
                     if getattr(est, "best_iteration_", None) is not None else f"stop: {est.stop_reason_}")
             notes.append(f"{name}: solver {est.solver_}, {est.n_iter_} iterations ({stop}){gamma}")
     if notes:
