@@ -15,6 +15,9 @@ Both store ``fit_s``, ``n_iter``, ``peak_memory_mb`` and ``inputs_mb`` in extra_
 
     python -m pytest benchmarks/bench_fit.py --benchmark-enable --benchmark-only --run-heavy
     python -m pytest benchmarks/bench_fit.py --benchmark-enable --benchmark-only -k digits   # digits, quick
+
+``fit_digits_interleaved``: the digits halves, 5 rounds of (CCA fit, default AlignXpert fit),
+with the per-round ratio, iterations, evaluations and seconds per evaluation (issue 9).
 """
 from __future__ import annotations
 
@@ -187,3 +190,61 @@ def test_fit_digits(impl, benchmark, axf_run):
         return out
 
     _run(benchmark, fit, group=group, impl="ours", label=f"AlignXpert {impl[5:]}", views=views, extra=info)
+
+
+def test_fit_digits_interleaved(benchmark, axf_run):
+    """Issue 9's fit-speed goal on the digits halves (2 threads): 5 rounds, each one
+    scikit-learn ``CCA(32)`` fit then one ``AlignXpert(32)`` fit with the defaults, so both
+    see the same machine state.  Stores the medians and min-max of both, the median of the
+    per-round ratios, and the default fit's iterations, objective evaluations and seconds
+    per evaluation (goal: <= 1 s and <= 10x CCA)."""
+    from sklearn.cross_decomposition import CCA
+    from threadpoolctl import threadpool_limits
+
+    from alignxpert_fast import AlignXpert
+    from alignxpert_fast.alignment import objective as objmod
+    from alignxpert_fast.datasets import load_digits_halves
+
+    views, _ = load_digits_halves()
+    benchmark.group = "fit digits halves n=1797 d=32/32 k=32 float32 (interleaved with CCA)"
+    rounds = {"cca": [], "ours": [], "evals": [], "eval_s": []}
+    calls = []
+    original = objmod.AlignXpertObjective.value_and_grad
+
+    def counted(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            calls.append(time.perf_counter() - t0)
+
+    def one_round():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            CCA(n_components=32, max_iter=500).fit(views[0], views[1])
+            rounds["cca"].append(time.perf_counter() - t0)
+        calls.clear()
+        t0 = time.perf_counter()
+        est = AlignXpert(32, random_state=0, n_threads=THREADS).fit(views)
+        rounds["ours"].append(time.perf_counter() - t0)
+        rounds["evals"].append(len(calls))
+        rounds["eval_s"].append(float(np.median(calls)))
+        return est
+
+    load1 = os.getloadavg()[0]
+    objmod.AlignXpertObjective.value_and_grad = counted
+    try:
+        with threadpool_limits(limits=THREADS, user_api="blas"):
+            est = benchmark.pedantic(one_round, rounds=2 if SMALL else 5, warmup_rounds=1, iterations=1)
+    finally:
+        objmod.AlignXpertObjective.value_and_grad = original
+    ours, cca = np.array(rounds["ours"][1:]), np.array(rounds["cca"][1:])  # the warm-up round dropped
+    ratio = ours / cca
+    store_info(benchmark, impl="ours-vs-cca", label="AlignXpert(32) defaults and CCA(32), interleaved",
+               n_threads=THREADS, loadavg_1m=load1, ours_median_s=float(np.median(ours)),
+               ours_min_s=float(ours.min()), ours_max_s=float(ours.max()), cca_median_s=float(np.median(cca)),
+               cca_min_s=float(cca.min()), cca_max_s=float(cca.max()), ratio_to_cca=float(np.median(ratio)),
+               ratio_min=float(ratio.min()), ratio_max=float(ratio.max()), n_iter=int(est.n_iter_),
+               evaluations=int(np.median(rounds["evals"][1:])),
+               s_per_evaluation=float(np.median(rounds["eval_s"][1:])))

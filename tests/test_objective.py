@@ -280,3 +280,54 @@ def test_similarity_rejects_mismatched_shapes(similarity):
     for B in (np.zeros((4, 3)), np.zeros((5, 2)), np.zeros(15)):
         with pytest.raises(ValueError, match="B must be 2-D|A and B must have the same shape"):
             f(A, B)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["linear+rbf", "rbf", "poly"])
+def test_factored_rows_products_match_the_formed_features(kind, dtype):
+    """The minibatch solver's FactoredRows (``[A | K N - mu]`` kept in factors) give the
+    products of the formed features: F W, F^T G, and the features themselves."""
+    from alignxpert_fast.alignment.feature_maps import make_feature_map
+    from alignxpert_fast.alignment.rowmap import rows_dot, rows_tdot
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((80, 6)).astype(dtype)
+    fm = make_feature_map(kind, n_landmarks=25, random_state=0).fit(X)
+    Xb = X[rng.choice(80, 30, replace=False)]
+    F = fm.transform(Xb)
+    Fr = fm.factored(Xb)
+    assert Fr.shape == F.shape and Fr.dtype == dtype
+    W = rng.standard_normal((F.shape[1], 5)).astype(dtype)
+    G = rng.standard_normal((30, 5)).astype(dtype)
+    rtol, atol = (2e-4, 2e-4) if dtype == np.float32 else (1e-10, 1e-10)
+    np.testing.assert_allclose(Fr.toarray(), F, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(rows_dot(Fr, W), F @ W, rtol=rtol, atol=atol * 10)
+    np.testing.assert_allclose(rows_tdot(Fr, G), F.T @ G, rtol=rtol, atol=atol * 10)
+    assert rows_dot(Fr, W).dtype == dtype and rows_tdot(Fr, G).dtype == dtype
+
+
+def test_minibatch_objective_with_factored_rows_equals_formed_rows():
+    """A RowMap with factors (what the estimator's Adam path builds) and one without give
+    the same minibatch value and gradient; a non-finite input row is a clear error."""
+    from alignxpert_fast.alignment.feature_maps import make_feature_map
+    from alignxpert_fast.alignment.rowmap import RowMap
+
+    rng = np.random.default_rng(2)
+    Xs = [rng.standard_normal((120, d)) for d in (7, 5)]
+    maps = [make_feature_map("linear+rbf", n_landmarks=20, random_state=m).fit(X) for m, X in enumerate(Xs)]
+    kw = dict(similarity="contrastive", kernel="cosine", temperature=0.3, alpha=0.5, lam=0.03)
+
+    def rowmaps(factored):
+        return [RowMap(X, fm.transform, fm.n_output_, np.float64, factored=fm.factored if factored else None)
+                for X, fm in zip(Xs, maps)]
+
+    Ws = [0.1 * rng.standard_normal((fm.n_output_, 4)) for fm in maps]
+    rows = rng.choice(120, 50, replace=False)
+    v0, g0 = AlignXpertObjective(rowmaps(False), Xs, **kw).value_and_grad(Ws, rows=rows)
+    v1, g1 = AlignXpertObjective(rowmaps(True), Xs, **kw).value_and_grad(Ws, rows=rows)
+    assert v1 == pytest.approx(v0, rel=1e-12)
+    for a, b in zip(g1, g0):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    Xs[0][rows[3], 2] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        AlignXpertObjective(rowmaps(True), [np.nan_to_num(X) for X in Xs], **kw).value_and_grad(Ws, rows=rows)

@@ -33,6 +33,7 @@ from .._utils.random import check_random_state
 from .._utils.validation import check_matrix
 from ..kernels.gram import polynomial_kernel, rbf_kernel
 from ._params import FEATURE_MAPS, check_param
+from .rowmap import FactoredRows
 
 __all__ = ["LinearMap", "NystroemMap", "ResidualMap", "make_feature_map", "FEATURE_MAPS"]
 
@@ -156,6 +157,19 @@ class NystroemMap:
         F -= self.mean_.astype(dtype, copy=False)
         return F
 
+    def factored(self, X, *, n_threads=None, backend="auto", linear=None):
+        """Phi(X) as :class:`FactoredRows` (``[linear | Phi(X)]`` when ``linear`` is given):
+        the minibatch solver's products without forming ``K(X, L) N``."""
+        dtype = X.dtype
+        K = self._gram(X, self.landmarks_.astype(dtype, copy=False), n_threads, backend)
+        return FactoredRows(linear, K, self._normalization(dtype), self.mean_.astype(dtype))
+
+    def _normalization(self, dtype):
+        cached = getattr(self, "_norm_cache", None)
+        if cached is None or cached.dtype != dtype:
+            cached = self._norm_cache = np.ascontiguousarray(self.normalization_, dtype=dtype)
+        return cached
+
     def get_state(self):
         meta = {"kind": self.kernel_, "gamma": float(self.gamma_), "degree": int(self.degree_),
                 "coef0": float(self.coef0_), "n_features_in": int(self.n_features_in_),
@@ -206,6 +220,10 @@ class ResidualMap:
     def transform(self, X, *, n_threads=None, backend="auto"):
         F = self.nystroem_.transform(X, n_threads=n_threads, backend=backend)
         return np.concatenate([np.asarray(X, dtype=F.dtype), F], axis=1)
+
+    def factored(self, X, *, n_threads=None, backend="auto"):
+        """``[X, Phi(X)]`` as :class:`FactoredRows` (see :meth:`NystroemMap.factored`)."""
+        return self.nystroem_.factored(X, n_threads=n_threads, backend=backend, linear=X)
 
     def get_state(self):
         meta, arrays = self.nystroem_.get_state()

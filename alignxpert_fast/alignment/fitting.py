@@ -120,7 +120,9 @@ def fit_fixed_k(est, Xs, k, rng, callbacks=None):
         maps.append(fm.fit(X) if fm.kind == "linear" else fm.fit(X, **kw))
     if lazy:
         Fs = [RowMap(X, lambda Xr, m=m: maps[m].transform(scale(Xr, m), **kw),
-                     maps[m].transform(scale(X[:1], m), **kw).shape[1], dtype) for m, X in enumerate(Xs)]
+                     maps[m].transform(scale(X[:1], m), **kw).shape[1], dtype,
+                     factored=(lambda Xr, m=m: maps[m].factored(scale(Xr, m), **kw))
+                     if hasattr(maps[m], "factored") else None) for m, X in enumerate(Xs)]
         targets = [RowMap(X, lambda Xr, m=m: scale(Xr, m), X.shape[1], dtype) for m, X in enumerate(Xs)]
     else:
         Fs = [np.ascontiguousarray(fm.transform(X, **kw)) for fm, X in zip(maps, Xfit)]

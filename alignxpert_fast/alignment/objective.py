@@ -23,7 +23,7 @@ from .._utils.threads import blas_threads
 from .._utils.validation import result_dtype
 from ..kernels.stress import StressCache, stress_and_grad
 from ._params import check_param
-from .rowmap import check_rows_input, full_rows
+from .rowmap import RowMap, check_rows_input, full_rows, rows_dot, rows_tdot
 from ..kernels._backends._layout import NonFiniteLogits
 from .similarity import contrastive_core, paired_similarity_and_grad, similarity_params
 
@@ -201,13 +201,13 @@ class AlignXpertObjective:
                 full_rows(X) for X in self.stress_targets]
         else:
             rows = np.asarray(rows)
-            Fs = [F[rows] for F in self.features]
+            Fs = [F.batch(rows) if isinstance(F, RowMap) else F[rows] for F in self.features]
             Xs = None if self.stress_targets is None else [X[rows] for X in self.stress_targets]
         with np.errstate(over="ignore", invalid="ignore"), blas_threads(1):
             return self._value_and_grad(Ws, Fs, Xs, caches)
 
     def _value_and_grad(self, Ws, Fs, Xs, caches=None):
-        Zs = [F @ W for F, W in zip(Fs, Ws)]
+        Zs = [rows_dot(F, W) for F, W in zip(Fs, Ws)]
         def _usable(Z):
             # finite, and small enough that squared distances stay finite in Z's dtype
             if not np.isfinite(np.sum(Z, dtype=np.float64)):
@@ -252,7 +252,7 @@ class AlignXpertObjective:
         for F, W, g in zip(Fs, Ws, gZ):
             W64 = W.astype(np.float64, copy=False)
             penalty += float(np.sum(W64 * W64))
-            gW = (F.T @ g.astype(self.dtype, copy=False)).astype(np.float64, copy=False)
+            gW = rows_tdot(F, g.astype(self.dtype, copy=False)).astype(np.float64, copy=False)
             grads.append(gW + (2.0 * self.lam) * W64)
         value = -sim_total + self.lam * penalty + self.alpha * stress_total
         self.last_terms = {"loss": value, "similarity": sim_total, "stress": stress_total, "penalty": penalty}
