@@ -63,6 +63,12 @@ def _matvec_data(n, m, d, p):
             rng.standard_normal((m, p), dtype=np.float32))
 
 
+def _rounds(scale):
+    """Three timed rounds after a warm-up when scaled; one round at full size (a call
+    takes minutes there: the warm-up is the cluster's ``warm_up`` and the first tiles)."""
+    return dict(rounds=3, warmup_rounds=1, iterations=1) if scale == "scaled" else dict(rounds=1, iterations=1)
+
+
 def _median(benchmark):
     return benchmark.stats.stats.median if getattr(benchmark, "stats", None) else None
 
@@ -71,8 +77,7 @@ def _median(benchmark):
 def test_kernel_matvec_in_memory(benchmark, scale, axf_run):
     X, Y, V = _matvec_data(**SIZES[scale]["matvec"])
     benchmark.group = f"dask kernel_matvec {scale}"
-    benchmark.pedantic(lambda: axf.kernel_matvec(X, Y, V, backend="native", n_threads=2), rounds=3,
-                       warmup_rounds=1, iterations=1)
+    benchmark.pedantic(lambda: axf.kernel_matvec(X, Y, V, backend="native", n_threads=2), **_rounds(scale))
     _in_memory_median[scale] = _median(benchmark)
     store_info(benchmark, impl="in-memory native 2 threads", loadavg_1m=os.getloadavg()[0],
                **SIZES[scale]["matvec"])
@@ -88,8 +93,7 @@ def test_kernel_matvec_cluster(benchmark, scale, client):
     distributed.wait([Xd, Yd, Vd])
     client.replicate([k for a in (Yd, Vd) for k in a.__dask_keys__()[0]])  # Y and V on both workers
     benchmark.group = f"dask kernel_matvec {scale}"
-    benchmark.pedantic(lambda: axd.kernel_matvec(Xd, Yd, Vd, n_threads=1).compute(), rounds=3, warmup_rounds=1,
-                       iterations=1)
+    benchmark.pedantic(lambda: axd.kernel_matvec(Xd, Yd, Vd, n_threads=1).compute(), **_rounds(scale))
     mem = _in_memory_median.get(scale)
     med = _median(benchmark)
     store_info(benchmark, impl="cluster 2 workers x 1 thread", loadavg_1m=os.getloadavg()[0],

@@ -248,3 +248,56 @@ def test_fit_digits_interleaved(benchmark, axf_run):
                ratio_min=float(ratio.min()), ratio_max=float(ratio.max()), n_iter=int(est.n_iter_),
                evaluations=int(np.median(rounds["evals"][1:])),
                s_per_evaluation=float(np.median(rounds["eval_s"][1:])))
+
+
+@pytest.mark.parametrize("dummy", [pytest.param(0, marks=HEAVY, id="n%d" % LBFGS["n"])])
+def test_lbfgs_evaluation_vs_floor(dummy, benchmark, axf_run):
+    """One full-batch evaluation (value + gradient) of the default objective at the
+    L-BFGS case's size (n = 10000, d = 768 / 384, k = 128, float32, 2 threads), each round
+    interleaved with its GEMM floor: the contrastive term's four n x n x k products and the
+    two cached stresses' 1.5 n^2 k multiply-adds each, timed as 7 GEMMs ``Z_0 Z_1^T``, plus
+    the feature products ``F_m W_m`` and ``F_m^T G_m`` timed themselves.  Stores the median
+    ratio eval / floor and its spread (issue 13's goal: <= 1.15)."""
+    from threadpoolctl import threadpool_limits
+
+    from alignxpert_fast import AlignXpert
+    from alignxpert_fast.alignment.objective import AlignXpertObjective
+
+    views = _data(LBFGS)
+    k = LBFGS["k"]
+    est = AlignXpert(n_components=k, solver="lbfgs", max_iter=1, early_stopping=False, random_state=0,
+                     n_threads=THREADS).fit(views)
+    Fs = [np.ascontiguousarray(fm.transform(((X - mu) / s).astype(np.float32)), dtype=np.float32)
+          for fm, X, mu, s in zip(est.feature_maps_, views, est.means_, est.scales_)]
+    Ts = [((X - mu) / s).astype(np.float32) for X, mu, s in zip(views, est.means_, est.scales_)]
+    obj = AlignXpertObjective(Fs, Ts, similarity=est.similarity, kernel=est.kernel, gamma=est.gamma_,
+                              temperature=est.temperature, alpha=est.alpha, lam=est.lam, n_threads=THREADS)
+    Ws = [np.asarray(W, dtype=np.float32) for W in est.components_]
+    obj.value_and_grad(Ws)  # builds the stress caches (once per fit)
+    Zs = [F @ W for F, W in zip(Fs, Ws)]
+    Gs = [np.ones_like(Z) for Z in Zs]
+    rounds = {"eval": [], "floor": []}
+
+    def one_round():
+        t0 = time.perf_counter()
+        obj.value_and_grad(Ws)
+        t1 = time.perf_counter()
+        with threadpool_limits(limits=THREADS, user_api="blas"):
+            Zs[0] @ Zs[1].T
+            t2 = time.perf_counter()
+            for F, W, G in zip(Fs, Ws, Gs):
+                F @ W
+                F.T @ G
+            t3 = time.perf_counter()
+        rounds["eval"].append(t1 - t0)
+        rounds["floor"].append(7 * (t2 - t1) + (t3 - t2))
+
+    benchmark.group = f"L-BFGS evaluation n={LBFGS['n']} k={k} float32 vs its GEMM floor"
+    load1 = os.getloadavg()[0]
+    benchmark.pedantic(one_round, rounds=5, warmup_rounds=1, iterations=1)
+    ev, fl = np.array(rounds["eval"][1:]), np.array(rounds["floor"][1:])
+    ratio = ev / fl
+    store_info(benchmark, impl="ours", label="one default-objective evaluation", n_threads=THREADS,
+               loadavg_1m=load1, eval_median_s=float(np.median(ev)), floor_median_s=float(np.median(fl)),
+               ratio_to_floor=float(np.median(ratio)), ratio_min=float(ratio.min()), ratio_max=float(ratio.max()),
+               feature_widths=[int(F.shape[1]) for F in Fs])
