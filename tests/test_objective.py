@@ -331,3 +331,17 @@ def test_minibatch_objective_with_factored_rows_equals_formed_rows():
     Xs[0][rows[3], 2] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         AlignXpertObjective(rowmaps(True), [np.nan_to_num(X) for X in Xs], **kw).value_and_grad(Ws, rows=rows)
+
+
+def test_refitted_nystroem_map_factors_use_the_new_normalization():
+    """The float32 normalization is converted once per fit: a refit on other data must
+    not reuse the previous fit's conversion (factored and transform stay equal)."""
+    from alignxpert_fast.alignment.feature_maps import NystroemMap
+
+    rng = np.random.default_rng(0)
+    X1 = rng.standard_normal((60, 4)).astype(np.float32)
+    X2 = (3 * rng.standard_normal((60, 4))).astype(np.float32)
+    m = NystroemMap("rbf", n_landmarks=20, random_state=0).fit(X1)
+    m.factored(X1)
+    m.fit(X2)
+    np.testing.assert_allclose(m.factored(X2).toarray(), m.transform(X2), rtol=2e-4, atol=2e-4)

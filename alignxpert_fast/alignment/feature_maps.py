@@ -151,24 +151,27 @@ class NystroemMap:
 
     def transform(self, X, *, n_threads=None, backend="auto"):
         """Phi(X) of shape (n, n_output_), in X's dtype (float32 or float64)."""
-        dtype = X.dtype
-        K = self._gram(X, self.landmarks_.astype(dtype, copy=False), n_threads, backend)
-        F = K @ self.normalization_.astype(dtype, copy=False)
-        F -= self.mean_.astype(dtype, copy=False)
+        F = self._landmark_gram(X, n_threads, backend) @ self._normalization(X.dtype)
+        F -= self.mean_.astype(X.dtype, copy=False)
         return F
 
     def factored(self, X, *, n_threads=None, backend="auto", linear=None):
         """Phi(X) as :class:`FactoredRows` (``[linear | Phi(X)]`` when ``linear`` is given):
         the minibatch solver's products without forming ``K(X, L) N``."""
-        dtype = X.dtype
-        K = self._gram(X, self.landmarks_.astype(dtype, copy=False), n_threads, backend)
-        return FactoredRows(linear, K, self._normalization(dtype), self.mean_.astype(dtype))
+        return FactoredRows(linear, self._landmark_gram(X, n_threads, backend), self._normalization(X.dtype),
+                            self.mean_.astype(X.dtype))
+
+    def _landmark_gram(self, X, n_threads, backend):
+        return self._gram(X, self.landmarks_.astype(X.dtype, copy=False), n_threads, backend)
 
     def _normalization(self, dtype):
-        cached = getattr(self, "_norm_cache", None)
-        if cached is None or cached.dtype != dtype:
-            cached = self._norm_cache = np.ascontiguousarray(self.normalization_, dtype=dtype)
-        return cached
+        """``normalization_`` in ``dtype``, converted once per fitted normalization (the
+        minibatch solver asks for it every step; a refit replaces ``normalization_``)."""
+        source, converted = getattr(self, "_norm_cache", (None, None))
+        if source is not self.normalization_ or converted.dtype != dtype:
+            converted = np.ascontiguousarray(self.normalization_, dtype=dtype)
+            self._norm_cache = (self.normalization_, converted)
+        return converted
 
     def get_state(self):
         meta = {"kind": self.kernel_, "gamma": float(self.gamma_), "degree": int(self.degree_),
