@@ -30,7 +30,7 @@ distributed = pytest.importorskip("distributed")
 pytest.importorskip("zarr")
 
 import dask  # noqa: E402
-from conftest import store_info  # noqa: E402
+from conftest import _reset_hwm, _status_kb, store_info  # noqa: E402
 
 import alignxpert_fast as axf  # noqa: E402
 import alignxpert_fast.dask as axd  # noqa: E402
@@ -119,21 +119,10 @@ def _paired_zarr(path, n, dims, seed=0, chunk=CHUNK):
     return out
 
 
-def _peak_mb(dask_worker=None):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return None
-
-
-def _reset_peak(dask_worker=None):
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
+def _peak_mb():
+    """This worker's resident high-water mark in MiB (run on every worker by ``client.run``)."""
+    hwm = _status_kb().get("VmHWM")
+    return None if hwm is None else hwm / 1024
 
 
 @pytest.mark.parametrize("scale", SCALES)
@@ -159,7 +148,7 @@ def test_fit_from_zarr(benchmark, scale, client, tmp_path):
     cfg = SIZES[scale]["fit"]
     # chunks of 8 batches: each Adam step reads one chunk per view
     views = _paired_zarr(str(tmp_path), cfg["n"], cfg["dims"], chunk=8192)
-    client.run(_reset_peak)
+    client.run(_reset_hwm)
     t = {}
 
     def run():
