@@ -186,6 +186,20 @@ def test_large_logits_are_stable(backend, dtype, kernel, temperature, scale):
     assert abs(got[0] - want[0]) <= tol * logit_scale
 
 
+@pytest.mark.parametrize("kernel", ["rbf", "cosine"])
+@pytest.mark.parametrize("side", [0.9, 1.1])
+def test_fixed_shift_boundary(backend, dtype, kernel, side):
+    """The native rbf / cosine kernels use one fixed shift 1/t (one exponential per logit
+    and pass) while exp(-2/t) stays normal -- 2/t <= 80 in float32, 700 in float64 -- and
+    running maxima beyond: temperatures on both sides of that boundary match the oracle."""
+    temperature = side * 2.0 / (80.0 if dtype == np.float32 else 700.0)
+    A, B = inputs(n=19, k=4, seed=5, dtype=dtype)
+    want = dense_oracle(kernel, A, B, temperature)
+    got = run(backend, A, B, kernel, temperature, block_rows=5, block_cols=7, n_threads=2)
+    # float32 logits up to 2/t = 88 carry an absolute error of eps32 * 88
+    assert_close(got, want, 1e-11 if dtype == np.float64 else 2e-5)
+
+
 # ------------------------------------------------------------------- bad input
 def test_mismatched_shapes_raise():
     A, B = inputs()

@@ -166,12 +166,42 @@ __attribute__((always_inline)) inline bool pass1_tile_impl(Kind kind, T g, T c0v
     return true;
 }
 
+// Pass-1 epilogue with a fixed shift (bounded kernels, see fixed_shift_ok): logits in
+// place, then rs[i] += sum_j exp(s_ij - shift) and cs[j] += exp(s_ij - shift) -- one
+// exponential per logit and no running maxima.  Returns false if a logit is not finite.
+template <typename T>
+__attribute__((always_inline)) inline bool pass1_fixed_tile_impl(Kind kind, T g, T c0v, int deg, T inv_t, T shift,
+                                                                 T* C, index_t rows, index_t cols, index_t r0,
+                                                                 index_t c0, const T* ax, const T* ay, double* rs,
+                                                                 double* cs, double* diag) {
+    T chk = T(0);
+    for (index_t i = 0; i < rows; ++i) chk += logits_row(kind, g, c0v, deg, inv_t, C + i * cols, cols, ax[i], ay);
+    if (!(chk == T(0))) return false;
+    for (index_t i = 0; i < rows; ++i) {
+        const T* c = C + i * cols;
+        const index_t jd = r0 + i - c0;
+        if (jd >= 0 && jd < cols) diag[i] = double(c[jd]);
+        double s = 0.0;
+#pragma omp simd reduction(+ : s)
+        for (index_t j = 0; j < cols; ++j) {
+            const double e = double(vexp(c[j] - shift));
+            s += e;
+            cs[j] += e;
+        }
+        rs[i] += s;
+    }
+    return true;
+}
+
 // Pass-2 epilogue of one tile: C holds gemm_alpha * <a_i, b_j> on entry and W on exit.
 // rl: row lse of the tile's rows, cl: column lse at c0.. (both in T); scale = -1/(2 n T).
+// FIXED (rbf and cosine only): rl / cl hold exp(shift - lse) = 1 / (the row / column
+// sum of exp(s - shift)) instead, and P + Q = exp(s - shift) * (rl_i + cl_j): one
+// exponential per logit instead of two.
 // hr[i] += rowsum H, hc[j] += colsum H (rbf and cosine).
-template <typename T>
+template <typename T, bool FIXED>
 __attribute__((always_inline)) inline void pass2_tile_impl(Kind kind, T g, T c0v, int deg, T inv_t, T scale,
-                                                           T* C, index_t rows, index_t cols, index_t r0,
+                                                           T shift, T* C, index_t rows, index_t cols, index_t r0,
                                                            index_t c0, const T* ax, const T* ay, const T* rl,
                                                            const T* cl, double* hr, double* hc) {
     const T two = T(2);
@@ -208,7 +238,8 @@ __attribute__((always_inline)) inline void pass2_tile_impl(Kind kind, T g, T c0v
                     const T K = vexp(ng * d2);
                     const T s = K * inv_t;
                     const T d = j == jd ? two : T(0);
-                    const T H = scale * (vexp(s - ri) + vexp(s - cl[j]) - d) * K;
+                    const T pq = FIXED ? vexp(s - shift) * (ri + cl[j]) : vexp(s - ri) + vexp(s - cl[j]);
+                    const T H = scale * (pq - d) * K;
                     h += double(H);
                     hc[j] += double(H);
                     c[j] = g2 * H;
@@ -224,7 +255,8 @@ __attribute__((always_inline)) inline void pass2_tile_impl(Kind kind, T g, T c0v
                     const T K = c[j] * w;
                     const T s = K * inv_t;
                     const T d = j == jd ? two : T(0);
-                    const T Gv = scale * (vexp(s - ri) + vexp(s - cl[j]) - d);
+                    const T pq = FIXED ? vexp(s - shift) * (ri + cl[j]) : vexp(s - ri) + vexp(s - cl[j]);
+                    const T Gv = scale * (pq - d);
                     const T H = Gv * K;
                     h += double(H);
                     hc[j] += double(H);
@@ -252,17 +284,52 @@ AXF_CLONES_WIDE static bool contrastive_pass1_tile(Kind kind, double g, double c
     return pass1_tile_impl<double>(kind, g, c0v, deg, inv_t, C, rows, cols, r0, c0, ax, ay, rm, rs, cm, cs, tcm,
                                    diag);
 }
-AXF_CLONES_WIDE static void contrastive_pass2_tile(Kind kind, float g, float c0v, int deg, float inv_t, float scale,
-                                              float* C, index_t rows, index_t cols, index_t r0, index_t c0,
-                                              const float* ax, const float* ay, const float* rl, const float* cl,
-                                              double* hr, double* hc) {
-    pass2_tile_impl<float>(kind, g, c0v, deg, inv_t, scale, C, rows, cols, r0, c0, ax, ay, rl, cl, hr, hc);
+AXF_CLONES_WIDE static void contrastive_pass2_tile(Kind kind, bool fixed, float g, float c0v, int deg, float inv_t,
+                                                   float scale, float shift, float* C, index_t rows, index_t cols,
+                                                   index_t r0, index_t c0, const float* ax, const float* ay,
+                                                   const float* rl, const float* cl, double* hr, double* hc) {
+    if (fixed)
+        pass2_tile_impl<float, true>(kind, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0, ax, ay, rl, cl, hr,
+                                   hc);
+    else
+        pass2_tile_impl<float, false>(kind, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0, ax, ay, rl, cl, hr,
+                                    hc);
 }
-AXF_CLONES_WIDE static void contrastive_pass2_tile(Kind kind, double g, double c0v, int deg, double inv_t, double scale,
-                                              double* C, index_t rows, index_t cols, index_t r0, index_t c0,
-                                              const double* ax, const double* ay, const double* rl,
-                                              const double* cl, double* hr, double* hc) {
-    pass2_tile_impl<double>(kind, g, c0v, deg, inv_t, scale, C, rows, cols, r0, c0, ax, ay, rl, cl, hr, hc);
+AXF_CLONES_WIDE static bool contrastive_pass1_fixed_tile(Kind kind, float g, float c0v, int deg, float inv_t,
+                                                        float shift, float* C, index_t rows, index_t cols, index_t r0,
+                                                        index_t c0, const float* ax, const float* ay, double* rs,
+                                                        double* cs, double* diag) {
+    return pass1_fixed_tile_impl<float>(kind, g, c0v, deg, inv_t, shift, C, rows, cols, r0, c0, ax, ay, rs, cs, diag);
+}
+AXF_CLONES_WIDE static void contrastive_pass2_tile(Kind kind, bool fixed, double g, double c0v, int deg, double inv_t,
+                                                   double scale, double shift, double* C, index_t rows, index_t cols,
+                                                   index_t r0, index_t c0, const double* ax, const double* ay,
+                                                   const double* rl, const double* cl, double* hr, double* hc) {
+    if (fixed)
+        pass2_tile_impl<double, true>(kind, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0, ax, ay, rl, cl, hr,
+                                   hc);
+    else
+        pass2_tile_impl<double, false>(kind, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0, ax, ay, rl, cl, hr,
+                                    hc);
+}
+AXF_CLONES_WIDE static bool contrastive_pass1_fixed_tile(Kind kind, double g, double c0v, int deg, double inv_t,
+                                                        double shift, double* C, index_t rows, index_t cols, index_t r0,
+                                                        index_t c0, const double* ax, const double* ay, double* rs,
+                                                        double* cs, double* diag) {
+    return pass1_fixed_tile_impl<double>(kind, g, c0v, deg, inv_t, shift, C, rows, cols, r0, c0, ax, ay, rs, cs, diag);
+}
+
+// The fixed shift is exact arithmetic for the bounded kernels: rbf logits lie in
+// [0, 1/t] and cosine logits in [-1/t, 1/t] (up to rounding), so exp(s - 1/t) lies in
+// [exp(-2/t), 1].  It is used when that range stays well inside T's normal range
+// (2/t <= 80 in float32, 700 in float64, i.e. t >= 0.025 / 0.0029); P and Q then keep
+// full relative precision, and the sums are at least one term of the range (the
+// diagonal), so 1 / sum stays finite.  n = 1 keeps the running maxima, which give its
+// constant loss an exactly zero gradient (exp(s - s) = 1).
+template <typename T>
+inline bool fixed_shift_ok(Kind kind, double temperature, index_t n) {
+    if (!(kind == Kind::rbf || kind == Kind::cosine) || n < 2) return false;
+    return 2.0 / temperature <= (sizeof(T) == 4 ? 80.0 : 700.0);
 }
 
 // Value of the contrastive similarity of A, B (n x k, C order); with dA and dB (both
@@ -289,6 +356,10 @@ double contrastive(Kind kind, const KernelParams& p, double temperature, const T
     const T g = T(p.gamma), c0v = T(p.coef0), inv_t = T(1.0 / temperature);
     const int deg = p.degree;
     const size_t N = size_t(n), K = size_t(k), tile = size_t(br) * size_t(bc);
+    // bounded kernels: one fixed shift 1/t instead of running maxima (fixed_shift_ok)
+    const bool fixed = fixed_shift_ok<T>(kind, temperature, n);
+    const double shift_d = 1.0 / temperature;
+    const T shift = T(shift_d);
 
     // ---------------- pass 1: row / column log-sum-exps, diagonal logits
     std::vector<T> tiles(size_t(nt) * tile), tcms(size_t(nt) * size_t(bc));
@@ -309,13 +380,18 @@ double contrastive(Kind kind, const KernelParams& p, double temperature, const T
         for (index_t b = 0; b < nb; ++b) {
             if (bad[tid]) continue;
             const index_t r0 = b * br, rows = std::min(br, n - r0);
-            std::fill(rm, rm + rows, -std::numeric_limits<double>::infinity());
+            std::fill(rm, rm + rows, fixed ? shift_d : -std::numeric_limits<double>::infinity());
             std::fill(rs, rs + rows, 0.0);
             for (index_t c0 = 0; c0 < n; c0 += bc) {
                 const index_t cols = std::min(bc, n - c0);
                 gemm_nt<T>(rows, cols, k, alpha, A + r0 * k, k, B + c0 * k, k, T(0), C, cols);
-                if (!contrastive_pass1_tile(kind, g, c0v, deg, inv_t, C, rows, cols, r0, c0, ax.data() + r0,
-                                            ay.data() + c0, rm, rs, cm + c0, cs + c0, tcm, diag.data() + r0)) {
+                const bool ok = fixed ? contrastive_pass1_fixed_tile(kind, g, c0v, deg, inv_t, shift, C, rows, cols,
+                                                                     r0, c0, ax.data() + r0, ay.data() + c0, rs,
+                                                                     cs + c0, diag.data() + r0)
+                                      : contrastive_pass1_tile(kind, g, c0v, deg, inv_t, C, rows, cols, r0, c0,
+                                                               ax.data() + r0, ay.data() + c0, rm, rs, cm + c0,
+                                                               cs + c0, tcm, diag.data() + r0);
+                if (!ok) {
                     bad[tid] = 1;
                     break;
                 }
@@ -333,10 +409,13 @@ double contrastive(Kind kind, const KernelParams& p, double temperature, const T
     std::vector<double> col_lse(N);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (index_t j = 0; j < n; ++j) {
-        double m = -std::numeric_limits<double>::infinity();
-        for (int t = 0; t < nt; ++t) m = std::max(m, cms[size_t(t) * N + size_t(j)]);
+        double m = fixed ? shift_d : -std::numeric_limits<double>::infinity();  // fixed: every cm is -inf
+        if (!fixed)
+            for (int t = 0; t < nt; ++t) m = std::max(m, cms[size_t(t) * N + size_t(j)]);
         double s = 0.0;
-        for (int t = 0; t < nt; ++t) s += css[size_t(t) * N + size_t(j)] * std::exp(cms[size_t(t) * N + size_t(j)] - m);
+        for (int t = 0; t < nt; ++t)
+            s += fixed ? css[size_t(t) * N + size_t(j)]
+                       : css[size_t(t) * N + size_t(j)] * std::exp(cms[size_t(t) * N + size_t(j)] - m);
         col_lse[size_t(j)] = m + std::log(s);
     }
     double srow = 0.0, scol = 0.0;
@@ -353,7 +432,11 @@ double contrastive(Kind kind, const KernelParams& p, double temperature, const T
     // ---------------- pass 2: G tiles, the kernel chain rule, dA and dB
     const bool has_h = kind == Kind::rbf || kind == Kind::cosine;
     const T scale = T(-1.0 / (2.0 * double(n) * temperature));
-    std::vector<T> rl(row_lse.begin(), row_lse.end()), cl(col_lse.begin(), col_lse.end());
+    std::vector<T> rl(N), cl(N);
+    for (size_t i = 0; i < N; ++i) {  // fixed: the multipliers exp(shift - lse) = 1 / sum
+        rl[i] = T(fixed ? std::exp(shift_d - row_lse[i]) : row_lse[i]);
+        cl[i] = T(fixed ? std::exp(shift_d - col_lse[i]) : col_lse[i]);
+    }
     const size_t tw = size_t(std::max(br, bc));
     std::vector<T> tmps(size_t(nt) * tw * K);
     std::vector<double> daccs(size_t(nt) * size_t(br) * K), hrs(size_t(nt) * size_t(br));
@@ -376,8 +459,8 @@ double contrastive(Kind kind, const KernelParams& p, double temperature, const T
             for (index_t c0 = 0; c0 < n; c0 += bc) {
                 const index_t cols = std::min(bc, n - c0);
                 gemm_nt<T>(rows, cols, k, alpha, A + r0 * k, k, B + c0 * k, k, T(0), C, cols);
-                contrastive_pass2_tile(kind, g, c0v, deg, inv_t, scale, C, rows, cols, r0, c0, ax.data() + r0,
-                                       ay.data() + c0, rl.data() + r0, cl.data() + c0, hr,
+                contrastive_pass2_tile(kind, fixed, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0,
+                                       ax.data() + r0, ay.data() + c0, rl.data() + r0, cl.data() + c0, hr,
                                        has_h ? hc + c0 : hc);
                 gemm_nn<T>(rows, k, cols, T(1), C, cols, B + c0 * k, k, T(0), tmp, k);
                 for (size_t q = 0; q < size_t(rows) * K; ++q) dacc[q] += double(tmp[q]);
