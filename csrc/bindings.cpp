@@ -19,6 +19,7 @@
 
 #include "axf/blocking.hpp"
 #include "axf/contrastive.hpp"
+#include "axf/products.hpp"
 #include "axf/gram.hpp"
 #include "axf/kinds.hpp"
 #include "axf/reductions.hpp"
@@ -309,6 +310,32 @@ double py_contrastive(int kind_code, py::handle A_, py::handle B_, py::handle dA
                                A.rows, A.cols, pa, pb, n_threads, br, bc);
 }
 
+// out = A @ B, or A^T @ B with trans_a, split over n_threads (axf::matmul_split).  No
+// finiteness scan of A and B: a product of non-finite values is non-finite, and the
+// caller (the objective) checks its results.
+template <typename T>
+void py_matmul(py::handle A_, py::handle B_, py::handle out_, bool trans_a, int n_threads) {
+    check_blas();
+    if (n_threads < 1) throw std::invalid_argument("n_threads must be >= 1, got " + std::to_string(n_threads));
+    n_threads = axf::cap_threads(n_threads);
+    View A = check_array<T>(A_, "A", false, false), B = check_array<T>(B_, "B", false, false);
+    View out = check_array<T>(out_, "out", true);
+    const index_t inner = trans_a ? A.rows : A.cols, orows = trans_a ? A.cols : A.rows;
+    if (B.rows != inner)
+        throw std::invalid_argument("B must have " + std::to_string(inner) + " rows (A's " +
+                                    (trans_a ? "rows" : "columns") + "), got " + std::to_string(B.rows));
+    if (out.rows != orows || out.cols != B.cols)
+        throw std::invalid_argument("out must have shape (" + std::to_string(orows) + ", " + std::to_string(B.cols) +
+                                    "), got (" + std::to_string(out.rows) + ", " + std::to_string(out.cols) + ")");
+    check_no_overlap(out, A, "out", "A");
+    check_no_overlap(out, B, "out", "B");
+    check_int_dims(A.rows, A.cols, "A");
+    check_int_dims(B.rows, B.cols, "B");
+    py::gil_scoped_release nogil;
+    axf::matmul_split<T>(static_cast<const T*>(A.ptr), static_cast<const T*>(B.ptr), static_cast<T*>(out.ptr), A.rows,
+                         A.cols, B.cols, trans_a, n_threads);
+}
+
 void* capsule_pointer(const py::dict& capi, const char* name) {
     py::object cap = capi[name];
     const char* cname = PyCapsule_GetName(cap.ptr());
@@ -371,6 +398,9 @@ PYBIND11_MODULE(_native, m) {
     const char* ct_doc =
         "contrastive(kind, A, B, dA_or_None, dB_or_None, gamma, coef0, degree, temperature, n_threads, block_rows, "
         "block_cols) -> value; fills dA, dB with the gradient when given";
+    const char* mm_doc = "matmul(A, B, out, trans_a, n_threads): out = A @ B (or A.T @ B), row slabs over threads";
+    m.def("matmul_f32", &py_matmul<float>, mm_doc);
+    m.def("matmul_f64", &py_matmul<double>, mm_doc);
     m.def("contrastive_f32", &py_contrastive<float>, ct_doc);
     m.def("contrastive_f64", &py_contrastive<double>, ct_doc);
 #ifdef __VERSION__

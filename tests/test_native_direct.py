@@ -300,3 +300,42 @@ def test_module_still_works_after_errors(T):
             getattr(_native, f"stress_{SUFFIX[T]}")(*_st_args(T, **over(T, X, Z)))
     test_stress_good_call_works(T)
     test_gram_good_call_works(T)
+
+
+# ------------------------------------------------------------------------ matmul
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("shape", [(37, 21, 5), (1, 1, 1), (16, 33, 2), (50, 3, 0)])
+def test_matmul_matches_numpy(T, trans_a, shape):
+    """The objective's threaded feature products: every thread count and slab split
+    (37 rows: no 16-row slab divides it) equals NumPy's product to rounding."""
+    m, p, k = shape
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((m, p)).astype(T)
+    B = rng.standard_normal((m if trans_a else p, k)).astype(T)
+    want = (A.T @ B) if trans_a else (A @ B)
+    tol = 1e-5 if T == np.float32 else 1e-12
+    for nt in (1, 2, 3):
+        out = np.full(want.shape, np.nan, dtype=T)
+        getattr(_native, f"matmul_{SUFFIX[T]}")(A, B, out, trans_a, nt)
+        np.testing.assert_allclose(out, want, rtol=tol, atol=tol * max(1.0, float(np.abs(want).max(initial=0))))
+
+
+def test_matmul_bad_arguments(T):
+    f = getattr(_native, f"matmul_{SUFFIX[T]}")
+    A, B = np.ones((6, 4), T), np.ones((4, 3), T)
+    out = np.empty((6, 3), T)
+    f(A, B, out, False, 2)
+    with pytest.raises(ValueError, match="B must have 4 rows"):
+        f(A, np.ones((5, 3), T), out, False, 2)
+    with pytest.raises(ValueError, match="out must have shape"):
+        f(A, B, np.empty((4, 3), T), False, 2)
+    with pytest.raises(ValueError, match="B must have 6 rows"):
+        f(A, B, np.empty((4, 3), T), True, 2)
+    with pytest.raises(TypeError, match="dtype"):
+        f(A.astype(OTHER[T]), B, out, False, 2)
+    with pytest.raises(ValueError, match="n_threads"):
+        f(A, B, out, False, 0)
+    with pytest.raises(ValueError, match="must not share memory"):
+        f(A, B, A.reshape(-1)[:18].reshape(6, 3), False, 2)  # out inside A's memory
+    with pytest.raises(ValueError, match="C-contiguous"):
+        f(np.asfortranarray(A), B, out, False, 2)

@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._config import get_config
-from .._utils.threads import blas_threads
+from .._utils.threads import blas_threads, effective_n_threads
 from .._utils.validation import result_dtype
+from ..kernels._dispatch import resolve_backend
 from ..kernels.stress import StressCache, stress_and_grad
 from ._params import check_param
 from .rowmap import RowMap, check_rows_input, full_rows, rows_dot, rows_tdot
@@ -166,6 +167,12 @@ class AlignXpertObjective:
             out.append(W)
         return out
 
+    def _products(self):
+        """(the backend's threaded ``matmul`` or None, threads) for the feature products."""
+        if not hasattr(self, "_matmul"):
+            self._matmul = getattr(resolve_backend(self.backend), "matmul", None)
+        return self._matmul, effective_n_threads(self.n_threads)
+
     def similarity_and_grad(self, A, B, compute_grad=True):
         """S(A, B) and its gradients for the configured similarity."""
         kw = dict(kernel=self.kernel, gamma=self.gamma, degree=self.degree, coef0=self.coef0,
@@ -207,7 +214,8 @@ class AlignXpertObjective:
             return self._value_and_grad(Ws, Fs, Xs, caches)
 
     def _value_and_grad(self, Ws, Fs, Xs, caches=None):
-        Zs = [rows_dot(F, W) for F, W in zip(Fs, Ws)]
+        matmul, nt = self._products()
+        Zs = [rows_dot(F, W, matmul, nt) for F, W in zip(Fs, Ws)]
         def _usable(Z):
             # finite, and small enough that squared distances stay finite in Z's dtype
             if not np.isfinite(np.sum(Z, dtype=np.float64)):
@@ -252,7 +260,7 @@ class AlignXpertObjective:
         for F, W, g in zip(Fs, Ws, gZ):
             W64 = W.astype(np.float64, copy=False)
             penalty += float(np.sum(W64 * W64))
-            gW = rows_tdot(F, g.astype(self.dtype, copy=False)).astype(np.float64, copy=False)
+            gW = rows_tdot(F, g.astype(self.dtype, copy=False), matmul, nt).astype(np.float64, copy=False)
             grads.append(gW + (2.0 * self.lam) * W64)
         value = -sim_total + self.lam * penalty + self.alpha * stress_total
         self.last_terms = {"loss": value, "similarity": sim_total, "stress": stress_total, "penalty": penalty}

@@ -46,14 +46,24 @@ class FactoredRows:
         return F if self.A is None else np.concatenate([self.A, F], axis=1)
 
 
-def rows_dot(F, W):
-    """``F @ W`` for an array or :class:`FactoredRows`."""
-    return F.dot(W) if isinstance(F, FactoredRows) else F @ W
+def _threaded(F, B, matmul):
+    return (matmul is not None and isinstance(F, np.ndarray) and F.dtype == B.dtype
+            and F.flags.c_contiguous and B.flags.c_contiguous)
 
 
-def rows_tdot(F, G):
-    """``F.T @ G`` for an array or :class:`FactoredRows`."""
-    return F.tdot(G) if isinstance(F, FactoredRows) else F.T @ G
+def rows_dot(F, W, matmul=None, n_threads=1):
+    """``F @ W`` for an array or :class:`FactoredRows`; ``matmul`` (a backend's
+    ``matmul(A, B, trans_a, n_threads)``) splits an array product over ``n_threads``."""
+    if isinstance(F, FactoredRows):
+        return F.dot(W)
+    return matmul(F, W, False, n_threads) if _threaded(F, W, matmul) else F @ W
+
+
+def rows_tdot(F, G, matmul=None, n_threads=1):
+    """``F.T @ G`` for an array or :class:`FactoredRows` (``matmul`` as :func:`rows_dot`)."""
+    if isinstance(F, FactoredRows):
+        return F.tdot(G)
+    return matmul(F, G, True, n_threads) if _threaded(F, G, matmul) else F.T @ G
 
 
 class RowMap:

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -191,6 +192,20 @@ inline void row_sqnorms(const T* X, index_t n, index_t d, double* out, int n_thr
         out[i] = s;
     }
 }
+
+// Scratch that is written before it is read (gemm outputs with beta = 0, buffers filled
+// per block): left uninitialized, where std::vector<T>(n) would zero it on every call
+// (6 % of a cached stress evaluation at n = 1438, k = 32: megabytes of tiles).
+template <typename T>
+class Scratch {
+public:
+    explicit Scratch(size_t n) : p_(n ? new T[n] : nullptr) {}
+    T* data() { return p_.get(); }
+    const T* data() const { return p_.get(); }
+
+private:
+    std::unique_ptr<T[]> p_;
+};
 
 inline index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
 

@@ -362,8 +362,8 @@ double contrastive(Kind kind, const KernelParams& p, double temperature, const T
     const T shift = T(shift_d);
 
     // ---------------- pass 1: row / column log-sum-exps, diagonal logits
-    std::vector<T> tiles(size_t(nt) * tile), tcms(size_t(nt) * size_t(bc));
-    std::vector<double> rms(size_t(nt) * size_t(br)), rss(size_t(nt) * size_t(br));
+    Scratch<T> tiles(size_t(nt) * tile), tcms(size_t(nt) * size_t(bc));
+    Scratch<double> rms(size_t(nt) * size_t(br)), rss(size_t(nt) * size_t(br));
     std::vector<double> cms(size_t(nt) * N, -std::numeric_limits<double>::infinity()), css(size_t(nt) * N, 0.0);
     std::vector<double> row_lse(N), diag(N);
     std::vector<char> bad(size_t(nt), 0);
@@ -438,8 +438,8 @@ double contrastive(Kind kind, const KernelParams& p, double temperature, const T
         cl[i] = T(fixed ? std::exp(shift_d - col_lse[i]) : col_lse[i]);
     }
     const size_t tw = size_t(std::max(br, bc));
-    std::vector<T> tmps(size_t(nt) * tw * K);
-    std::vector<double> daccs(size_t(nt) * size_t(br) * K), hrs(size_t(nt) * size_t(br));
+    Scratch<T> tmps(size_t(nt) * tw * K);
+    Scratch<double> daccs(size_t(nt) * size_t(br) * K), hrs(size_t(nt) * size_t(br));
     std::vector<double> dbacc(size_t(nt) * N * K, 0.0), hcs(has_h ? size_t(nt) * N : 0, 0.0);
     const double g2 = 2.0 * p.gamma;
 #pragma omp parallel num_threads(nt)

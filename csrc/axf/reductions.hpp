@@ -28,9 +28,9 @@ void kernel_matvec(Kind kind, const KernelParams& p, const T* X, index_t n, cons
     const index_t nbr = ceil_div(n, br);
     const int nt = std::max(1, n_threads);
     // per-thread scratch, allocated before the parallel region (no throw inside it)
-    std::vector<T> tiles(size_t(nt) * size_t(br * bc));
-    std::vector<T> tmps(size_t(nt) * size_t(br * pc));
-    std::vector<double> accs(size_t(nt) * size_t(br * pc));
+    Scratch<T> tiles(size_t(nt) * size_t(br * bc));
+    Scratch<T> tmps(size_t(nt) * size_t(br * pc));
+    Scratch<double> accs(size_t(nt) * size_t(br * pc));
 #pragma omp parallel num_threads(nt)
     {
         const int tid = thread_id();

@@ -194,9 +194,9 @@ double stress_sym(const T* X, index_t d, const T* Dpacked, const T* Z, index_t n
     // per thread: gradient pieces G = rowsum(W) * Z - W @ Z in double
     std::vector<double> gacc(want_grad ? size_t(nt) * size_t(n) * size_t(k) : 0);
     std::vector<double> wsum(want_grad ? size_t(nt) * size_t(n) : 0);
-    std::vector<T> tx(X ? size_t(nt) * size_t(br * tw) : 0), tz(size_t(nt) * size_t(br * tw));
-    std::vector<T> tg(want_grad ? size_t(nt) * size_t(tw * k) : 0);
-    std::vector<double> tcol(want_grad ? size_t(nt) * size_t(tw) : 0);
+    Scratch<T> tx(X ? size_t(nt) * size_t(br * tw) : 0), tz(size_t(nt) * size_t(br * tw));
+    Scratch<T> tg(want_grad ? size_t(nt) * size_t(tw * k) : 0);
+    Scratch<double> tcol(want_grad ? size_t(nt) * size_t(tw) : 0);
 #pragma omp parallel num_threads(nt)
     {
         const int tid = thread_id();

@@ -53,6 +53,15 @@ def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
                                                    int(block_cols)))
 
 
+def matmul(A, B, trans_a, n_threads):
+    """``A @ B`` (or ``A.T @ B``) for C-contiguous arrays of one float dtype, split in row
+    slabs over ``n_threads`` OpenMP threads (not BLAS threads: see csrc/axf/products.hpp)."""
+    out = np.empty((A.shape[1] if trans_a else A.shape[0], B.shape[1]), dtype=A.dtype)
+    with single_threaded_blas():
+        _fn("matmul", A.dtype)(A, B, out, bool(trans_a), int(n_threads))
+    return out
+
+
 def contrastive(kernel, A, B, dA, dB, *, gamma, coef0, degree, temperature, n_threads, block_rows, block_cols):
     with single_threaded_blas():
         try:
