@@ -51,7 +51,7 @@ class LinearMap:
 
     kind = "linear"
 
-    def fit(self, X):
+    def fit(self, X, *, n_threads=None, backend="auto"):
         self.n_features_in_ = X.shape[1]
         self.n_linear_ = X.shape[1]
         self.n_output_ = X.shape[1]
@@ -59,6 +59,9 @@ class LinearMap:
 
     def transform(self, X, *, n_threads=None, backend="auto"):
         return X
+
+    def fit_transform(self, X, *, n_threads=None, backend="auto"):
+        return self.fit(X).transform(X)
 
     def get_state(self):
         return {"kind": "linear", "n_features_in": int(self.n_features_in_)}, {}
@@ -106,6 +109,18 @@ class NystroemMap:
                                  n_threads=n_threads, backend=backend)
 
     def fit(self, X, *, n_threads=None, backend="auto"):
+        self._fit(X, n_threads, backend)
+        return self
+
+    def fit_transform(self, X, *, n_threads=None, backend="auto"):
+        """``fit(X).transform(X)`` with one feature pass instead of two (the fit's mean
+        already needs Phi(X)); the same values as ``transform``."""
+        F = self._fit(X, n_threads, backend)
+        F -= self.mean_.astype(F.dtype, copy=False)
+        return F
+
+    def _fit(self, X, n_threads, backend):
+        """Fit; returns Phi(X) before centring (what the mean is taken of)."""
         kernel = check_feature_map_name(self.kernel, "kernel")
         if kernel == "linear":
             raise ValueError("NystroemMap needs kernel='rbf' or 'poly'; use LinearMap for the identity")
@@ -146,8 +161,9 @@ class NystroemMap:
         self.n_features_in_ = d
         self.n_output_ = self.normalization_.shape[1]
         self.mean_ = np.zeros(self.n_output_)
-        self.mean_ = self.transform(X, n_threads=n_threads, backend=backend).mean(axis=0, dtype=np.float64)
-        return self
+        F = self.transform(X, n_threads=n_threads, backend=backend)  # mean_ = 0: uncentred
+        self.mean_ = F.mean(axis=0, dtype=np.float64)
+        return F
 
     def transform(self, X, *, n_threads=None, backend="auto"):
         """Phi(X) of shape (n, n_output_), in X's dtype (float32 or float64)."""
@@ -212,16 +228,25 @@ class ResidualMap:
         self.eig_tol = eig_tol
 
     def fit(self, X, *, n_threads=None, backend="auto"):
-        self.nystroem_ = NystroemMap("rbf", n_landmarks=self.n_landmarks, gamma=self.gamma,
-                                     random_state=self.random_state, eig_tol=self.eig_tol)
-        self.nystroem_.fit(X, n_threads=n_threads, backend=backend)
-        self.n_features_in_ = int(X.shape[1])
-        self.n_linear_ = self.n_features_in_
+        self._fit_nystroem(X, n_threads, backend).fit(X, n_threads=n_threads, backend=backend)
         self.n_output_ = self.n_features_in_ + self.nystroem_.n_output_
         return self
 
+    def _fit_nystroem(self, X, n_threads, backend):
+        self.nystroem_ = NystroemMap("rbf", n_landmarks=self.n_landmarks, gamma=self.gamma,
+                                     random_state=self.random_state, eig_tol=self.eig_tol)
+        self.n_features_in_ = int(X.shape[1])
+        self.n_linear_ = self.n_features_in_
+        return self.nystroem_
+
     def transform(self, X, *, n_threads=None, backend="auto"):
         F = self.nystroem_.transform(X, n_threads=n_threads, backend=backend)
+        return np.concatenate([np.asarray(X, dtype=F.dtype), F], axis=1)
+
+    def fit_transform(self, X, *, n_threads=None, backend="auto"):
+        """``fit(X).transform(X)`` with one feature pass (:meth:`NystroemMap.fit_transform`)."""
+        F = self._fit_nystroem(X, n_threads, backend).fit_transform(X, n_threads=n_threads, backend=backend)
+        self.n_output_ = self.n_features_in_ + self.nystroem_.n_output_
         return np.concatenate([np.asarray(X, dtype=F.dtype), F], axis=1)
 
     def factored(self, X, *, n_threads=None, backend="auto"):

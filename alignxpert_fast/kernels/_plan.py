@@ -192,7 +192,14 @@ def contrastive_plan(n, k, itemsize, nt, br, bc, compute_grad):
     accumulators allow; tiles of at most 256 x 1024 within ``working_memory``."""
     wm = get_config()["working_memory"]
     nt = cap_threads(nt, (4 if compute_grad else 1) * n * n * k)
+    given = br
     br, bc = reduction_blocks(n, n, k, itemsize, nt, wm, br, bc or min(1024, max(n, 1)), max_rows=STRESS_ROWS)
+    if not given and nt > 1:
+        # equal row blocks, a multiple of nt of them: the static schedule gives every thread
+        # the same rows (n = 1438 on 2 threads: 6 x 240 instead of 5 x 256 + 158)
+        nb = -(-n // br)
+        nb = -(-nb // nt) * nt
+        br = max(1, -(-n // nb))
     nt = min(nt, -(-n // br))  # no more threads than row blocks
     if compute_grad:
         nt = cap_threads_for_accumulators(nt, n, k, wm)
