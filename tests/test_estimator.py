@@ -401,3 +401,15 @@ def test_failed_refit_leaves_the_fitted_state_unchanged():
         assert after[key] is value, key
     for Za, Zb in zip(est.transform(Xs), Z_before):
         np.testing.assert_array_equal(Za, Zb)
+
+
+def test_concurrent_feature_map_fits_match_sequential(views2):
+    """Full batch, the views' Nyström maps are fitted in concurrent threads when n_threads
+    allows: the fitted maps equal those of a one-thread (sequential) fit."""
+    kw = dict(n_components=4, max_iter=2, random_state=0, feature_map="linear+rbf")
+    one = AlignXpert(n_threads=1, **kw).fit(views2)
+    two = AlignXpert(n_threads=2, **kw).fit(views2)
+    for a, b in zip(one.feature_maps_, two.feature_maps_):
+        np.testing.assert_array_equal(a.nystroem_.landmarks_, b.nystroem_.landmarks_)
+        np.testing.assert_allclose(a.nystroem_.normalization_, b.nystroem_.normalization_, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(a.nystroem_.mean_, b.nystroem_.mean_, rtol=1e-12, atol=1e-12)

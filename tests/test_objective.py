@@ -345,3 +345,20 @@ def test_refitted_nystroem_map_factors_use_the_new_normalization():
     m.factored(X1)
     m.fit(X2)
     np.testing.assert_allclose(m.factored(X2).toarray(), m.transform(X2), rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("name", ["linear", "rbf", "poly", "linear+rbf"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fit_transform_equals_fit_then_transform(name, dtype):
+    """fit_transform reuses the fit's feature pass: the same values, bit for bit, and the
+    same fitted state as fit followed by transform."""
+    from alignxpert_fast.alignment.feature_maps import make_feature_map
+
+    X = np.random.default_rng(1).standard_normal((80, 5)).astype(dtype)
+    a = make_feature_map(name, n_landmarks=30, random_state=0)
+    b = make_feature_map(name, n_landmarks=30, random_state=0)
+    Fa = a.fit_transform(X)
+    Fb = b.fit(X).transform(X)
+    assert Fa.dtype == Fb.dtype == dtype and a.n_output_ == b.n_output_ == Fa.shape[1]
+    np.testing.assert_array_equal(Fa, Fb)
+    np.testing.assert_array_equal(a.transform(X), Fb)
