@@ -24,46 +24,53 @@ class FactoredRows:
         self.shape = (K.shape[0], self.d + N.shape[1])
         self.dtype = K.dtype
 
-    def dot(self, W):
-        """``F @ W`` for W of shape (n_features, k), in F's dtype."""
-        W = np.asarray(W, dtype=self.dtype)
+    def dot(self, W, matmul=None, n_threads=1):
+        """``F @ W`` for W of shape (n_features, k), in F's dtype (``matmul`` as
+        :func:`rows_dot`)."""
+        W = np.ascontiguousarray(W, dtype=self.dtype)
         Wn = W[self.d:]
-        Z = self.K @ (self.N @ Wn)
+        Z = _product(self.K, _product(self.N, Wn, False, matmul, n_threads), False, matmul, n_threads)
         Z -= self.mu @ Wn
         if self.A is not None:
-            Z += self.A @ W[:self.d]
+            Z += _product(self.A, W[:self.d], False, matmul, n_threads)
         return Z
 
-    def tdot(self, G):
-        """``F.T @ G`` for G of shape (b, k), in F's dtype."""
-        G = np.asarray(G, dtype=self.dtype)
-        low = self.N.T @ (self.K.T @ G)
+    def tdot(self, G, matmul=None, n_threads=1):
+        """``F.T @ G`` for G of shape (b, k), in F's dtype (``matmul`` as :func:`rows_dot`)."""
+        G = np.ascontiguousarray(G, dtype=self.dtype)
+        low = _product(self.N, _product(self.K, G, True, matmul, n_threads), True, matmul, n_threads)
         low -= np.outer(self.mu, G.sum(axis=0, dtype=np.float64)).astype(self.dtype, copy=False)
-        return low if self.A is None else np.concatenate([self.A.T @ G, low], axis=0)
+        if self.A is None:
+            return low
+        return np.concatenate([_product(self.A, G, True, matmul, n_threads), low], axis=0)
 
     def toarray(self):
         F = self.K @ self.N - self.mu
         return F if self.A is None else np.concatenate([self.A, F], axis=1)
 
 
-def _threaded(F, B, matmul):
-    return (matmul is not None and isinstance(F, np.ndarray) and F.dtype == B.dtype
-            and F.flags.c_contiguous and B.flags.c_contiguous)
+def _product(A, B, trans_a, matmul, n_threads):
+    """``A @ B`` (``A.T @ B``): through ``matmul`` when given and the arrays suit it
+    (one float dtype, C-contiguous), else NumPy."""
+    if (matmul is not None and n_threads > 1 and A.dtype == B.dtype and A.dtype in (np.float32, np.float64)
+            and A.flags.c_contiguous and B.flags.c_contiguous):
+        return matmul(A, B, trans_a, n_threads)
+    return A.T @ B if trans_a else A @ B
 
 
 def rows_dot(F, W, matmul=None, n_threads=1):
     """``F @ W`` for an array or :class:`FactoredRows`; ``matmul`` (a backend's
-    ``matmul(A, B, trans_a, n_threads)``) splits an array product over ``n_threads``."""
+    ``matmul(A, B, trans_a, n_threads)``) splits the products over ``n_threads``."""
     if isinstance(F, FactoredRows):
-        return F.dot(W)
-    return matmul(F, W, False, n_threads) if _threaded(F, W, matmul) else F @ W
+        return F.dot(W, matmul, n_threads)
+    return _product(F, W, False, matmul, n_threads)
 
 
 def rows_tdot(F, G, matmul=None, n_threads=1):
     """``F.T @ G`` for an array or :class:`FactoredRows` (``matmul`` as :func:`rows_dot`)."""
     if isinstance(F, FactoredRows):
-        return F.tdot(G)
-    return matmul(F, G, True, n_threads) if _threaded(F, G, matmul) else F.T @ G
+        return F.tdot(G, matmul, n_threads)
+    return _product(F, G, True, matmul, n_threads)
 
 
 class RowMap:
