@@ -64,7 +64,7 @@ class AlignXpert(TransformerMixin, BaseEstimator):
     feature_map : {"linear", "rbf", "poly", "linear+rbf"}, default="linear+rbf"
         ``"linear+rbf"``: ``[X, Nystroem_rbf(X)]``, so every linear solution stays reachable.
     n_landmarks : int, default=None
-        Nyström landmarks (None: min(n, 1000)).
+        Nyström landmarks (None: min(n, 700), see ``feature_maps.DEFAULT_LANDMARKS``).
     map_gamma, map_degree, map_coef0 : Nyström kernel parameters (map_gamma=None:
         1/mean squared distance for rbf, 1/mean squared norm for poly, on scaled inputs).
     solver : {"auto", "lbfgs", "adam"}, default="auto"
@@ -273,9 +273,9 @@ class AlignXpert(TransformerMixin, BaseEstimator):
     def _fit_k(self, Xs, k, rng, callbacks=None, extra=None):
         """Fit with k components (:func:`.fitting.fit_fixed_k`); every fitted attribute is
         set at the end, together, so a fit that raises changes nothing."""
-        # the fit's own dense algebra (L-BFGS-B's updates, the Nystroem eigendecomposition,
+        # the fit's own dense algebra (the L-BFGS updates, the Nystroem eigendecomposition,
         # F @ W) is small next to the kernels, which bring their own threads: with spare
-        # BLAS threads spinning in between, L-BFGS-B's step alone cost ~40 ms per iteration
+        # BLAS threads spinning in between, SciPy L-BFGS-B's step alone cost ~40 ms per iteration
         # on a busy 2-core machine
         with blas_threads(1):
             fitted = fit_fixed_k(self, Xs, k, rng, callbacks)

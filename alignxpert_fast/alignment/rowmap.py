@@ -14,8 +14,8 @@ class FactoredRows:
     mu its (q,) mean), never multiplied out.
 
     ``dot(W) = F W`` and ``tdot(G) = F^T G`` cost ``b r k + r q k`` multiply-adds for the
-    Nyström block instead of ``b r q`` to form it plus ``b q k`` per product: with the
-    defaults (r = q = 1000, k = 128, batches of 1024) a quarter of the work per minibatch.
+    Nyström block instead of ``b r q`` to form it plus ``b q k`` per product: with
+    r = q = 1000, k = 128 and batches of 1024, a quarter of the work per minibatch.
     """
 
     def __init__(self, A, K, N, mu):
