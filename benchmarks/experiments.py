@@ -127,8 +127,11 @@ class Runner:
                 self.log(f"  [{dataset}] {_fmt_params(params):<48} fit raised {row['error'][:150]}")
                 return row
             seconds = time.perf_counter() - t0
-        Zte = est.transform(d["test"])
-        Ztr0 = est.transform(d["train"][0], modality=0)
+        # the fitted projections themselves: transform's display factor output_scale_
+        # (unit variance per coordinate) would hide a collapse in |Z|^2 and shift the stress
+        inv = 1.0 / getattr(est, "output_scale_", 1.0)
+        Zte = [Z * inv for Z in est.transform(d["test"])]
+        Ztr0 = est.transform(d["train"][0], modality=0) * inv
         row = evaluate_alignment(Zte[0], Zte[1], d["yte"], Ztr0, d["ytr"])
         Xsc = [(X - est.means_[m]) / est.scales_[m] for m, X in enumerate(d["test"])]
         row.update({
@@ -546,17 +549,20 @@ README_END = "<!-- experiments:end -->"
 
 
 def update_readme(readme, md, rel_dir):
-    """Replace the README text between README_START and README_END with the generated
-    tables (headings one level down, under the README's own "## Experiments"; image
-    links made relative to the README)."""
+    """Replace the text between README_START and README_END with the generated tables
+    (their "##" sections one level below the last heading before the marker: "##" under
+    a page's "#" title, "###" under a README's "## Experiments"; image links made
+    relative to the file)."""
     with open(readme, encoding="utf-8") as fh:
         text = fh.read()
     if README_START not in text or README_END not in text:
         raise SystemExit(f"{readme} has no experiments markers ({README_START!r} ... {README_END!r})")
+    above = [ln for ln in text.split(README_START, 1)[0].splitlines() if ln.startswith("#")]
+    shift = (len(above[-1]) - len(above[-1].lstrip("#")) - 1) if above else 1
     body = []
-    for line in md[1:]:  # the page title is the README section's own heading
+    for line in md[1:]:  # the page title is the section's own heading
         if line.startswith("#"):
-            line = "#" + line
+            line = "#" * shift + line
         if line.startswith("![") and "](" in line:
             name, target = line[2:].split("](", 1)
             line = f"![{name}]({rel_dir}/{target}"
