@@ -31,8 +31,7 @@ import numpy as np
 
 from .._utils.random import check_random_state
 from .._utils.validation import check_matrix
-from ..kernels._spec import kernel_params
-from ..kernels.gram import gram_unchecked, polynomial_kernel, rbf_kernel
+from ..kernels.gram import polynomial_kernel, rbf_kernel
 from ._params import FEATURE_MAPS, check_param
 from .rowmap import FactoredRows
 
@@ -182,24 +181,11 @@ class NystroemMap:
     def factored(self, X, *, n_threads=None, backend="auto", linear=None):
         """Phi(X) as :class:`FactoredRows` (``[linear | Phi(X)]`` when ``linear`` is given):
         the minibatch solver's products without forming ``K(X, L) N``."""
-        return FactoredRows(linear, self._landmark_gram(X, n_threads, backend, checked=True),
-                            self._normalization(X.dtype),
+        return FactoredRows(linear, self._landmark_gram(X, n_threads, backend), self._normalization(X.dtype),
                             self.mean_.astype(X.dtype))
 
-    def _landmark_gram(self, X, n_threads, backend, checked=False):
-        """K(X, landmarks).  ``checked``: X is the caller's own finite C-contiguous float
-        rows (the minibatch solver's scaled batch; RowMap.batch checks the result), so
-        the public kernel's validation is skipped."""
-        L = self.landmarks_.astype(X.dtype, copy=False)
-        if (checked and X.dtype in (np.float32, np.float64) and X.flags.c_contiguous and L.flags.c_contiguous
-                and self.gamma_ > 0):
-            params = kernel_params(self.kernel_, X.shape[1], gamma=self.gamma_, degree=self.degree_,
-                                   coef0=self.coef0_)
-            try:
-                return gram_unchecked(self.kernel_, X, L, params, backend=backend, n_threads=n_threads)
-            except ValueError:  # bad rows after all: the public kernel's check names them
-                pass
-        return self._gram(X, L, n_threads, backend)
+    def _landmark_gram(self, X, n_threads, backend):
+        return self._gram(X, self.landmarks_.astype(X.dtype, copy=False), n_threads, backend)
 
     def _normalization(self, dtype):
         """``normalization_`` in ``dtype``, converted once per fitted normalization (the

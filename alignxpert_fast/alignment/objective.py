@@ -22,7 +22,7 @@ from .._config import get_config
 from .._utils.threads import blas_threads, effective_n_threads
 from .._utils.validation import result_dtype
 from ..kernels._dispatch import resolve_backend
-from ..kernels.stress import StressCache, stress_and_grad_unchecked
+from ..kernels.stress import StressCache, stress_and_grad
 from ._params import check_param
 from .rowmap import RowMap, check_rows_input, full_rows, rows_dot, rows_tdot
 from ..kernels._backends._layout import NonFiniteLogits
@@ -249,9 +249,7 @@ class AlignXpertObjective:
                 if caches is not None:
                     s, g = caches[m].stress_and_grad(Zs[m])
                 else:
-                    # the objective's own rows: X checked by its RowMap or at construction,
-                    # Z by _usable above
-                    s, g = stress_and_grad_unchecked(Xs[m], Zs[m], n_threads=self.n_threads, backend=self.backend)
+                    s, g = stress_and_grad(Xs[m], Zs[m], n_threads=self.n_threads, backend=self.backend)
                 if self.stress_kind == "squared":
                     g = (2.0 * s) * g
                     s = s * s

@@ -45,15 +45,6 @@ def _gram(kernel, X, Y, out, backend, n_threads, block_rows, block_cols, dense_o
     return run_gram(kernel, X, Y, out, symmetric, params, backend, n_threads, block_rows, block_cols)
 
 
-def gram_unchecked(kernel, X, Y, params, *, backend="auto", n_threads=None):
-    """The Gram matrix of a caller's own checked inputs (C-contiguous, one float dtype,
-    finite; ``params`` complete from ``kernel_params``, gamma > 0, an integral degree):
-    :func:`rbf_kernel` / :func:`polynomial_kernel` without their validation passes (a
-    Nyström map's minibatch rows against its fixed landmarks, every step)."""
-    out = np.empty((X.shape[0], Y.shape[0]), dtype=X.dtype)
-    return run_gram(kernel, X, Y, out, False, params, backend, n_threads, None, None)
-
-
 def rbf_kernel(X, Y=None, gamma=None, *, out=None, backend="auto", n_threads=None, block_rows=None,
                block_cols=None):
     """RBF (Gaussian) kernel ``K[i, j] = exp(-gamma * ||x_i - y_j||^2)``.

@@ -110,16 +110,6 @@ def stress_and_grad(X, Z, *, out=None, backend="auto", n_threads=None, block_row
     return value, grad
 
 
-def stress_and_grad_unchecked(X, Z, *, backend="auto", n_threads=None):
-    """:func:`stress_and_grad` for a caller's own rows, already checked (the objective's
-    minibatch: X from a RowMap that checked them, Z whose finiteness and range it tested):
-    C-contiguous, one float dtype, the same number of rows >= 2.  Centres and rescales as
-    the public function does and skips its validation passes (a few per call over the
-    batch, about 2 ms of a 1024 x 768 batch's 9)."""
-    grad = np.empty(Z.shape, dtype=Z.dtype)
-    return _run(_center(X), _center(Z), grad, backend, n_threads, None, None), grad
-
-
 def dissimilarity_rows(D, form, n, r0, r1, out=None):
     """``D[r0:r1, r0:]`` of validated dissimilarities, dense or condensed (``form``), with
     the square ``D[r0:r1, r0:r1]`` rebuilt from its upper triangle (exactly symmetric)."""
