@@ -271,53 +271,37 @@ __attribute__((always_inline)) inline void pass2_tile_impl(Kind kind, T g, T c0v
     }
 }
 
-AXF_CLONES_WIDE static bool contrastive_pass1_tile(Kind kind, float g, float c0v, int deg, float inv_t, float* C,
-                                              index_t rows, index_t cols, index_t r0, index_t c0, const float* ax,
-                                              const float* ay, double* rm, double* rs, double* cm, double* cs,
-                                              float* tcm, double* diag) {
-    return pass1_tile_impl<float>(kind, g, c0v, deg, inv_t, C, rows, cols, r0, c0, ax, ay, rm, rs, cm, cs, tcm, diag);
-}
-AXF_CLONES_WIDE static bool contrastive_pass1_tile(Kind kind, double g, double c0v, int deg, double inv_t, double* C,
-                                              index_t rows, index_t cols, index_t r0, index_t c0, const double* ax,
-                                              const double* ay, double* rm, double* rs, double* cm, double* cs,
-                                              double* tcm, double* diag) {
-    return pass1_tile_impl<double>(kind, g, c0v, deg, inv_t, C, rows, cols, r0, c0, ax, ay, rm, rs, cm, cs, tcm,
-                                   diag);
-}
-AXF_CLONES_WIDE static void contrastive_pass2_tile(Kind kind, bool fixed, float g, float c0v, int deg, float inv_t,
-                                                   float scale, float shift, float* C, index_t rows, index_t cols,
-                                                   index_t r0, index_t c0, const float* ax, const float* ay,
-                                                   const float* rl, const float* cl, double* hr, double* hc) {
-    if (fixed)
-        pass2_tile_impl<float, true>(kind, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0, ax, ay, rl, cl, hr,
-                                   hc);
-    else
-        pass2_tile_impl<float, false>(kind, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0, ax, ay, rl, cl, hr,
-                                    hc);
-}
-AXF_CLONES_WIDE static bool contrastive_pass1_fixed_tile(Kind kind, float g, float c0v, int deg, float inv_t,
-                                                        float shift, float* C, index_t rows, index_t cols, index_t r0,
-                                                        index_t c0, const float* ax, const float* ay, double* rs,
-                                                        double* cs, double* diag) {
-    return pass1_fixed_tile_impl<float>(kind, g, c0v, deg, inv_t, shift, C, rows, cols, r0, c0, ax, ay, rs, cs, diag);
-}
-AXF_CLONES_WIDE static void contrastive_pass2_tile(Kind kind, bool fixed, double g, double c0v, int deg, double inv_t,
-                                                   double scale, double shift, double* C, index_t rows, index_t cols,
-                                                   index_t r0, index_t c0, const double* ax, const double* ay,
-                                                   const double* rl, const double* cl, double* hr, double* hc) {
-    if (fixed)
-        pass2_tile_impl<double, true>(kind, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0, ax, ay, rl, cl, hr,
-                                   hc);
-    else
-        pass2_tile_impl<double, false>(kind, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0, ax, ay, rl, cl, hr,
-                                    hc);
-}
-AXF_CLONES_WIDE static bool contrastive_pass1_fixed_tile(Kind kind, double g, double c0v, int deg, double inv_t,
-                                                        double shift, double* C, index_t rows, index_t cols, index_t r0,
-                                                        index_t c0, const double* ax, const double* ay, double* rs,
-                                                        double* cs, double* diag) {
-    return pass1_fixed_tile_impl<double>(kind, g, c0v, deg, inv_t, shift, C, rows, cols, r0, c0, ax, ay, rs, cs, diag);
-}
+// The tile epilogues' entry points, one overload per dtype (functions with target_clones
+// cannot be templates): one definition, instantiated for float and double below.
+#define AXF_CONTRASTIVE_TILES(T)                                                                                  \
+    AXF_CLONES_WIDE static bool contrastive_pass1_tile(Kind kind, T g, T c0v, int deg, T inv_t, T* C,          \
+                                                       index_t rows, index_t cols, index_t r0, index_t c0,     \
+                                                       const T* ax, const T* ay, double* rm, double* rs,       \
+                                                       double* cm, double* cs, T* tcm, double* diag) {         \
+        return pass1_tile_impl<T>(kind, g, c0v, deg, inv_t, C, rows, cols, r0, c0, ax, ay, rm, rs, cm, cs, tcm, \
+                                  diag);                                                                         \
+    }                                                                                                           \
+    AXF_CLONES_WIDE static bool contrastive_pass1_fixed_tile(Kind kind, T g, T c0v, int deg, T inv_t, T shift, \
+                                                             T* C, index_t rows, index_t cols, index_t r0,     \
+                                                             index_t c0, const T* ax, const T* ay, double* rs, \
+                                                             double* cs, double* diag) {                       \
+        return pass1_fixed_tile_impl<T>(kind, g, c0v, deg, inv_t, shift, C, rows, cols, r0, c0, ax, ay, rs, cs, \
+                                        diag);                                                                   \
+    }                                                                                                           \
+    AXF_CLONES_WIDE static void contrastive_pass2_tile(Kind kind, bool fixed, T g, T c0v, int deg, T inv_t,    \
+                                                       T scale, T shift, T* C, index_t rows, index_t cols,     \
+                                                       index_t r0, index_t c0, const T* ax, const T* ay,       \
+                                                       const T* rl, const T* cl, double* hr, double* hc) {     \
+        if (fixed)                                                                                              \
+            pass2_tile_impl<T, true>(kind, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0, ax, ay, rl, \
+                                     cl, hr, hc);                                                               \
+        else                                                                                                    \
+            pass2_tile_impl<T, false>(kind, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0, ax, ay, rl,\
+                                      cl, hr, hc);                                                              \
+    }
+AXF_CONTRASTIVE_TILES(float)
+AXF_CONTRASTIVE_TILES(double)
+#undef AXF_CONTRASTIVE_TILES
 
 // The fixed shift is exact arithmetic for the bounded kernels: rbf logits lie in
 // [0, 1/t] and cosine logits in [-1/t, 1/t] (up to rounding), so exp(s - 1/t) lies in
