@@ -128,6 +128,18 @@ def test_backend_matches_oracle(backend, dtype, kernel):
                 assert_close(got, want, TOL[dtype])
 
 
+@pytest.mark.parametrize("k", [16, 17, 32, 33, 70])
+def test_backend_matches_oracle_wide_k(backend, dtype, k):
+    """k spanning the native gradient products' vector chunks (32 float / 16 double
+    columns, then a remainder) and row groups of 4 with remainders (n = 23, blocks 7)."""
+    A, B = inputs(k=k, dtype=dtype)
+    for kernel in ("cosine", "rbf"):
+        want = dense_oracle(kernel, A, B, 0.5)
+        for br, bc in ((7, 5), (None, None)):
+            got = run(backend, A, B, kernel, 0.5, block_rows=br, block_cols=bc, n_threads=2)
+            assert_close(got, want, TOL[dtype])
+
+
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_backend_k1_and_n1(backend, kernel):
     A, B = inputs(n=9, k=1)

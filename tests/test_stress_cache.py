@@ -18,7 +18,9 @@ from alignxpert_fast.kernels._backends._layout import packed_offsets
 from alignxpert_fast.alignment.objective import AlignXpertObjective
 
 REF = "reference"
-SHAPES = [(2, 3, 2), (3, 1, 4), (29, 5, 2), (64, 4, 9), (150, 6, 3)]
+# k = 17, 33, 70: the native gradient products' vector chunks (32 float / 16 double
+# columns) and their remainders
+SHAPES = [(2, 3, 2), (3, 1, 4), (29, 5, 2), (64, 4, 9), (150, 6, 3), (31, 4, 17), (45, 3, 33), (27, 5, 70)]
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "n%d-d%d-k%d" % s)

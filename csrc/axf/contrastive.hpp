@@ -36,6 +36,7 @@
 
 #include "common.hpp"
 #include "gram.hpp"
+#include "products.hpp"
 #include "vexp.hpp"
 
 // The tile epilogues here run several exponentials per logit: the same clones as every
@@ -169,11 +170,23 @@ __attribute__((always_inline)) inline bool pass1_tile_impl(Kind kind, T g, T c0v
 // Pass-1 epilogue with a fixed shift (bounded kernels, see fixed_shift_ok): logits in
 // place, then rs[i] += sum_j exp(s_ij - shift) and cs[j] += exp(s_ij - shift) -- one
 // exponential per logit and no running maxima.  Returns false if a logit is not finite.
+// Column sums of a tile run over groups of COL_GROUP rows in T, then into the float64
+// column accumulators: one float64 load, add and store per group instead of per logit.
+// A group sum carries at most COL_GROUP roundings of T (pass 1: positive terms <= 1;
+// pass 2: fewer roundings than the T gemm sums over the tile's rows that dB adds them to).
+constexpr index_t COL_GROUP = 8;
+
+template <typename T>
+__attribute__((always_inline)) inline void add_columns(double* cs, const T* tcs, index_t cols) {
+#pragma omp simd
+    for (index_t j = 0; j < cols; ++j) cs[j] += double(tcs[j]);
+}
+
 template <typename T>
 __attribute__((always_inline)) inline bool pass1_fixed_tile_impl(Kind kind, T g, T c0v, int deg, T inv_t, T shift,
                                                                  T* C, index_t rows, index_t cols, index_t r0,
                                                                  index_t c0, const T* ax, const T* ay, double* rs,
-                                                                 double* cs, double* diag) {
+                                                                 double* cs, T* tcs, double* diag) {
     T chk = T(0);
     for (index_t i = 0; i < rows; ++i) chk += logits_row(kind, g, c0v, deg, inv_t, C + i * cols, cols, ax[i], ay);
     if (!(chk == T(0))) return false;
@@ -181,14 +194,16 @@ __attribute__((always_inline)) inline bool pass1_fixed_tile_impl(Kind kind, T g,
         const T* c = C + i * cols;
         const index_t jd = r0 + i - c0;
         if (jd >= 0 && jd < cols) diag[i] = double(c[jd]);
+        if (i % COL_GROUP == 0) std::fill(tcs, tcs + cols, T(0));
         double s = 0.0;
 #pragma omp simd reduction(+ : s)
         for (index_t j = 0; j < cols; ++j) {
-            const double e = double(vexp(c[j] - shift));
-            s += e;
-            cs[j] += e;
+            const T e = vexp(c[j] - shift);
+            s += double(e);
+            tcs[j] += e;
         }
         rs[i] += s;
+        if ((i + 1) % COL_GROUP == 0 || i + 1 == rows) add_columns(cs, tcs, cols);
     }
     return true;
 }
@@ -203,13 +218,14 @@ template <typename T, bool FIXED>
 __attribute__((always_inline)) inline void pass2_tile_impl(Kind kind, T g, T c0v, int deg, T inv_t, T scale,
                                                            T shift, T* C, index_t rows, index_t cols, index_t r0,
                                                            index_t c0, const T* ax, const T* ay, const T* rl,
-                                                           const T* cl, double* hr, double* hc) {
+                                                           const T* cl, double* hr, double* hc, T* tcs) {
     const T two = T(2);
     const T wpoly = T(double(deg) * double(g));
     for (index_t i = 0; i < rows; ++i) {
         T* c = C + i * cols;
         const index_t jd = r0 + i - c0;  // the diagonal's column in this tile (maybe outside)
         const T ri = rl[i], xi = ax[i];
+        if (i % COL_GROUP == 0) std::fill(tcs, tcs + cols, T(0));
         switch (kind) {
             case Kind::linear:
 #pragma omp simd
@@ -241,7 +257,7 @@ __attribute__((always_inline)) inline void pass2_tile_impl(Kind kind, T g, T c0v
                     const T pq = FIXED ? vexp(s - shift) * (ri + cl[j]) : vexp(s - ri) + vexp(s - cl[j]);
                     const T H = scale * (pq - d) * K;
                     h += double(H);
-                    hc[j] += double(H);
+                    tcs[j] += H;
                     c[j] = g2 * H;
                 }
                 hr[i] += h;
@@ -259,7 +275,7 @@ __attribute__((always_inline)) inline void pass2_tile_impl(Kind kind, T g, T c0v
                     const T Gv = scale * (pq - d);
                     const T H = Gv * K;
                     h += double(H);
-                    hc[j] += double(H);
+                    tcs[j] += H;
                     c[j] = Gv * w;
                 }
                 hr[i] += h;
@@ -268,6 +284,8 @@ __attribute__((always_inline)) inline void pass2_tile_impl(Kind kind, T g, T c0v
             default:
                 break;
         }
+        if ((kind == Kind::rbf || kind == Kind::cosine) && ((i + 1) % COL_GROUP == 0 || i + 1 == rows))
+            add_columns(hc, tcs, cols);
     }
 }
 
@@ -284,20 +302,21 @@ __attribute__((always_inline)) inline void pass2_tile_impl(Kind kind, T g, T c0v
     AXF_CLONES_WIDE static bool contrastive_pass1_fixed_tile(Kind kind, T g, T c0v, int deg, T inv_t, T shift, \
                                                              T* C, index_t rows, index_t cols, index_t r0,     \
                                                              index_t c0, const T* ax, const T* ay, double* rs, \
-                                                             double* cs, double* diag) {                       \
+                                                             double* cs, T* tcs, double* diag) {               \
         return pass1_fixed_tile_impl<T>(kind, g, c0v, deg, inv_t, shift, C, rows, cols, r0, c0, ax, ay, rs, cs, \
-                                        diag);                                                                   \
+                                        tcs, diag);                                                              \
     }                                                                                                           \
     AXF_CLONES_WIDE static void contrastive_pass2_tile(Kind kind, bool fixed, T g, T c0v, int deg, T inv_t,    \
                                                        T scale, T shift, T* C, index_t rows, index_t cols,     \
                                                        index_t r0, index_t c0, const T* ax, const T* ay,       \
-                                                       const T* rl, const T* cl, double* hr, double* hc) {     \
+                                                       const T* rl, const T* cl, double* hr, double* hc,       \
+                                                       T* tcs) {                                               \
         if (fixed)                                                                                              \
             pass2_tile_impl<T, true>(kind, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0, ax, ay, rl, \
-                                     cl, hr, hc);                                                               \
+                                     cl, hr, hc, tcs);                                                          \
         else                                                                                                    \
             pass2_tile_impl<T, false>(kind, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0, ax, ay, rl,\
-                                      cl, hr, hc);                                                              \
+                                      cl, hr, hc, tcs);                                                         \
     }
 AXF_CONTRASTIVE_TILES(float)
 AXF_CONTRASTIVE_TILES(double)
@@ -371,7 +390,7 @@ double contrastive(Kind kind, const KernelParams& p, double temperature, const T
                 gemm_nt<T>(rows, cols, k, alpha, A + r0 * k, k, B + c0 * k, k, T(0), C, cols);
                 const bool ok = fixed ? contrastive_pass1_fixed_tile(kind, g, c0v, deg, inv_t, shift, C, rows, cols,
                                                                      r0, c0, ax.data() + r0, ay.data() + c0, rs,
-                                                                     cs + c0, diag.data() + r0)
+                                                                     cs + c0, tcm, diag.data() + r0)
                                       : contrastive_pass1_tile(kind, g, c0v, deg, inv_t, C, rows, cols, r0, c0,
                                                                ax.data() + r0, ay.data() + c0, rm, rs, cm + c0,
                                                                cs + c0, tcm, diag.data() + r0);
@@ -422,15 +441,16 @@ double contrastive(Kind kind, const KernelParams& p, double temperature, const T
         cl[i] = T(fixed ? std::exp(shift_d - col_lse[i]) : col_lse[i]);
     }
     const size_t tw = size_t(std::max(br, bc));
-    Scratch<T> tmps(size_t(nt) * tw * K);
+    Scratch<T> tmps(size_t(nt) * (size_t(br) + tw) * K);
     Scratch<double> daccs(size_t(nt) * size_t(br) * K), hrs(size_t(nt) * size_t(br));
+    Scratch<T> tcs2(size_t(nt) * size_t(bc));
     std::vector<double> dbacc(size_t(nt) * N * K, 0.0), hcs(has_h ? size_t(nt) * N : 0, 0.0);
     const double g2 = 2.0 * p.gamma;
 #pragma omp parallel num_threads(nt)
     {
         const int tid = thread_id();
         T* C = tiles.data() + size_t(tid) * tile;
-        T* tmp = tmps.data() + size_t(tid) * tw * K;
+        T* tmp = tmps.data() + size_t(tid) * (size_t(br) + tw) * K;
         double* dacc = daccs.data() + size_t(tid) * size_t(br) * K;
         double* hr = hrs.data() + size_t(tid) * size_t(br);
         double* db = dbacc.data() + size_t(tid) * N * K;
@@ -445,12 +465,13 @@ double contrastive(Kind kind, const KernelParams& p, double temperature, const T
                 gemm_nt<T>(rows, cols, k, alpha, A + r0 * k, k, B + c0 * k, k, T(0), C, cols);
                 contrastive_pass2_tile(kind, fixed, g, c0v, deg, inv_t, scale, shift, C, rows, cols, r0, c0,
                                        ax.data() + r0, ay.data() + c0, rl.data() + r0, cl.data() + c0, hr,
-                                       has_h ? hc + c0 : hc);
-                gemm_nn<T>(rows, k, cols, T(1), C, cols, B + c0 * k, k, T(0), tmp, k);
+                                       has_h ? hc + c0 : hc, tcs2.data() + size_t(tid) * size_t(bc));
+                // G_IJ @ B_J into dA's rows, G_IJ^T @ A_I into dB's (one sweep over the tile)
+                T* tmpj = tmp + size_t(rows) * K;
+                dual_products(C, cols, rows, cols, A + r0 * k, B + c0 * k, k, tmp, tmpj, true);
                 for (size_t q = 0; q < size_t(rows) * K; ++q) dacc[q] += double(tmp[q]);
-                gemm_tn<T>(cols, k, rows, T(1), C, cols, A + r0 * k, k, T(0), tmp, k);
                 double* dbj = db + size_t(c0) * K;
-                for (size_t q = 0; q < size_t(cols) * K; ++q) dbj[q] += double(tmp[q]);
+                for (size_t q = 0; q < size_t(cols) * K; ++q) dbj[q] += double(tmpj[q]);
             }
             for (index_t i = 0; i < rows; ++i) {
                 const size_t gi = size_t(r0 + i);

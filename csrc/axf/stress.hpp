@@ -33,6 +33,7 @@
 #pragma once
 
 #include "common.hpp"
+#include "products.hpp"
 
 namespace axf {
 
@@ -195,14 +196,14 @@ double stress_sym(const T* X, index_t d, const T* Dpacked, const T* Z, index_t n
     std::vector<double> gacc(want_grad ? size_t(nt) * size_t(n) * size_t(k) : 0);
     std::vector<double> wsum(want_grad ? size_t(nt) * size_t(n) : 0);
     Scratch<T> tx(X ? size_t(nt) * size_t(br * tw) : 0), tz(size_t(nt) * size_t(br * tw));
-    Scratch<T> tg(want_grad ? size_t(nt) * size_t(tw * k) : 0);
+    Scratch<T> tg(want_grad ? size_t(nt) * size_t((br + tw) * k) : 0);
     Scratch<double> tcol(want_grad ? size_t(nt) * size_t(tw) : 0);
 #pragma omp parallel num_threads(nt)
     {
         const int tid = thread_id();
         T* DX = X ? tx.data() + size_t(tid) * size_t(br * tw) : nullptr;
         T* DZ = tz.data() + size_t(tid) * size_t(br * tw);
-        T* WZ = want_grad ? tg.data() + size_t(tid) * size_t(tw * k) : nullptr;
+        T* WZ = want_grad ? tg.data() + size_t(tid) * size_t((br + tw) * k) : nullptr;
         double* g = want_grad ? gacc.data() + size_t(tid) * size_t(n) * size_t(k) : nullptr;
         double* ws = want_grad ? wsum.data() + size_t(tid) * size_t(n) : nullptr;
         double* cs = want_grad ? tcol.data() + size_t(tid) * size_t(tw) : nullptr;
@@ -246,13 +247,14 @@ double stress_sym(const T* X, index_t d, const T* Dpacked, const T* Z, index_t n
                 bnum += weight * tnum;
                 bden += weight * tden;
                 if (want_grad) {
-                    gemm_nn<T>(rows, k, cols, T(1), DZ, cols, Z + c0 * k, k, T(0), WZ, k);
+                    // W @ Z_J into the rows of I and (off the diagonal) W^T @ Z_I into J
+                    T* WJ = WZ + rows * k;
+                    dual_products(DZ, cols, rows, cols, Z + r0 * k, Z + c0 * k, k, WZ, WJ, !diag);
                     double* gi = g + size_t(r0) * size_t(k);
                     for (index_t q = 0; q < rows * k; ++q) gi[q] += double(WZ[q]);
                     if (!diag) {
-                        gemm_tn<T>(cols, k, rows, T(1), DZ, cols, Z + r0 * k, k, T(0), WZ, k);
                         double* gj = g + size_t(c0) * size_t(k);
-                        for (index_t q = 0; q < cols * k; ++q) gj[q] += double(WZ[q]);
+                        for (index_t q = 0; q < cols * k; ++q) gj[q] += double(WJ[q]);
                         for (index_t j = 0; j < cols; ++j) ws[c0 + j] += cs[j];
                     }
                 }
