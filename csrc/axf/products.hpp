@@ -58,15 +58,15 @@ struct DualVec {
     static constexpr int lanes = int(64 / sizeof(T));
 };
 
+// (unaligned) loads and stores of one vector; by pointer, not by value: a 64-byte
+// vector passed by value changes the ABI of the non-AVX-512 clones (-Wpsabi)
 template <typename T>
-__attribute__((always_inline)) inline typename DualVec<T>::type dual_load(const T* p) {
-    typename DualVec<T>::type v;
-    __builtin_memcpy(&v, p, sizeof(v));
-    return v;
+__attribute__((always_inline)) inline void dual_load(typename DualVec<T>::type* v, const T* p) {
+    __builtin_memcpy(v, p, sizeof(*v));
 }
 template <typename T>
-__attribute__((always_inline)) inline void dual_store(T* p, typename DualVec<T>::type v) {
-    __builtin_memcpy(p, &v, sizeof(v));
+__attribute__((always_inline)) inline void dual_store(T* p, const typename DualVec<T>::type* v) {
+    __builtin_memcpy(p, v, sizeof(*v));
 }
 
 // R rows (R <= 4) of W, k columns [c0, c0 + 2 lanes): vector registers only.
@@ -80,14 +80,18 @@ __attribute__((always_inline)) inline void dual_chunk(const T* W, index_t ldw, i
     for (int r = 0; r < R; ++r) {
         gi0[r] = V{};
         gi1[r] = V{};
-        x0[r] = dual_load(X + r * k + c0);
-        x1[r] = dual_load(X + r * k + c0 + L);
+        dual_load(&x0[r], X + r * k + c0);
+        dual_load(&x1[r], X + r * k + c0 + L);
     }
     for (index_t j = 0; j < cols; ++j) {
-        const V y0 = dual_load(Y + j * k + c0), y1 = dual_load(Y + j * k + c0 + L);
+        V y0, y1;
+        dual_load(&y0, Y + j * k + c0);
+        dual_load(&y1, Y + j * k + c0 + L);
         if (want_j) {
             T* gj = GJ + j * k + c0;
-            V a0 = dual_load(gj), a1 = dual_load(gj + L);
+            V a0, a1;
+            dual_load(&a0, gj);
+            dual_load(&a1, gj + L);
             for (int r = 0; r < R; ++r) {
                 const T w = W[r * ldw + j];
                 gi0[r] += w * y0;
@@ -95,8 +99,8 @@ __attribute__((always_inline)) inline void dual_chunk(const T* W, index_t ldw, i
                 a0 += w * x0[r];
                 a1 += w * x1[r];
             }
-            dual_store(gj, a0);
-            dual_store(gj + L, a1);
+            dual_store(gj, &a0);
+            dual_store(gj + L, &a1);
         } else {
             for (int r = 0; r < R; ++r) {
                 const T w = W[r * ldw + j];
@@ -106,8 +110,8 @@ __attribute__((always_inline)) inline void dual_chunk(const T* W, index_t ldw, i
         }
     }
     for (int r = 0; r < R; ++r) {
-        dual_store(GI + r * k + c0, gi0[r]);
-        dual_store(GI + r * k + c0 + L, gi1[r]);
+        dual_store(GI + r * k + c0, &gi0[r]);
+        dual_store(GI + r * k + c0 + L, &gi1[r]);
     }
 }
 

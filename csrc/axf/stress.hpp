@@ -68,19 +68,30 @@ AXF_CLONES static void dist_row(double* dx, double xi, const double* xj, index_t
 template <typename T>
 __attribute__((always_inline)) inline void stress_row_impl(const T* D, T* dz, T zi, const T* zj, index_t cols,
                                                            T tol_z, double* sums3) {
+    // sums in T over chunks of STRESS_CHUNK columns (STRESS_CHUNK / lanes terms per SIMD
+    // lane), then float64: per-entry float64 conversions cost as much as the rest of
+    // the row; a chunk's T sum carries at most 16 roundings (AVX-512 float)
+    constexpr index_t STRESS_CHUNK = 256;
     double snum = 0.0, sden = 0.0, sw = 0.0;
-#pragma omp simd reduction(+ : snum, sden, sw)
-    for (index_t j = 0; j < cols; ++j) {
-        T ee = (zi + zj[j]) + dz[j];
-        ee = ee > tol_z * (zi + zj[j]) ? ee : T(0);
-        const T E = std::sqrt(ee);
-        const T Dj = D[j];
-        const double diff = double(Dj) - double(E);
-        snum += diff * diff;
-        sden += double(Dj) * double(Dj);
-        const T w = E > T(0) ? T(1) - Dj / E : T(0);
-        dz[j] = w;
-        sw += double(w);
+    for (index_t j0 = 0; j0 < cols; j0 += STRESS_CHUNK) {
+        const index_t j1 = std::min(cols, j0 + STRESS_CHUNK);
+        T cnum = T(0), cden = T(0), cw = T(0);
+#pragma omp simd reduction(+ : cnum, cden, cw)
+        for (index_t j = j0; j < j1; ++j) {
+            T ee = (zi + zj[j]) + dz[j];
+            ee = ee > tol_z * (zi + zj[j]) ? ee : T(0);
+            const T E = std::sqrt(ee);
+            const T Dj = D[j];
+            const T diff = Dj - E;
+            cnum += diff * diff;
+            cden += Dj * Dj;
+            const T w = E > T(0) ? T(1) - Dj / E : T(0);
+            dz[j] = w;
+            cw += w;
+        }
+        snum += double(cnum);
+        sden += double(cden);
+        sw += double(cw);
     }
     sums3[0] = snum;
     sums3[1] = sden;
