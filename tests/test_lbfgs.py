@@ -95,3 +95,40 @@ def test_random_quadratics_converge_with_monotone_decrease(dim, log_cond, seed, 
     assert out.f - f_star <= 1e-7 * (abs(f_star) + scale)
     if out.status == "tol":  # max|g| <= gtol: |x - x*| <= gtol sqrt(dim) / lambda_min(H) = 1e-6 sqrt(dim)
         assert np.max(np.abs(out.x - x_star)) <= 1e-6 * np.sqrt(dim) * 1.01 + 1e-9
+
+
+def test_float32_history_converges_like_float64():
+    """history_dtype=float32 (what float32 objectives use): the same minimum to float32
+    precision, in about as many iterations."""
+    rng = np.random.default_rng(3)
+    Q = rng.standard_normal((40, 40))
+    A = Q @ Q.T + 40.0 * np.eye(40)
+    b = rng.standard_normal(40)
+    x_star = np.linalg.solve(A, b)
+    fg = _fg(lambda x: 0.5 * x @ A @ x - b @ x, lambda x: A @ x - b)
+    outs = {dt: lbfgs(fg, np.zeros(40), max_iter=200, ftol=0.0, gtol=1e-7, max_eval=1000, history_dtype=dt)
+            for dt in (np.float64, np.float32)}
+    for out in outs.values():
+        assert out.status == "tol" and out.x.dtype == np.float64
+        np.testing.assert_allclose(out.x, x_star, atol=1e-6)
+    assert outs[np.float32].n_iter <= outs[np.float64].n_iter + 5
+    # Rosenbrock (non-convex, curved valley) too
+    out = lbfgs(_fg(rosen, rosen_der), np.full(10, -1.2), max_iter=500, ftol=0.0, gtol=1e-6, max_eval=2000,
+                history_dtype=np.float32)
+    assert out.status == "tol"
+    np.testing.assert_allclose(out.x, np.ones(10), atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_minimize_lbfgs_keeps_the_history_in_the_objectives_dtype(dtype, monkeypatch):
+    from alignxpert_fast.alignment import optim
+    from alignxpert_fast.alignment.objective import AlignXpertObjective
+
+    seen = []
+    real = optim.lbfgs
+    monkeypatch.setattr(optim, "lbfgs", lambda *a, **kw: seen.append(kw["history_dtype"]) or real(*a, **kw))
+    rng = np.random.default_rng(0)
+    Fs = [rng.standard_normal((30, 4)).astype(dtype) for _ in range(2)]
+    obj = AlignXpertObjective(Fs, Fs, similarity="contrastive", kernel="cosine", alpha=0.1)
+    res = optim.minimize_lbfgs(obj, [rng.standard_normal((4, 3)) for _ in range(2)], max_iter=5)
+    assert seen == [dtype] and res.n_iter >= 1

@@ -3,8 +3,9 @@
 Why not SciPy's L-BFGS-B: on the estimator's problem (tens of thousands of parameters,
 a few milliseconds per evaluation) its step cost 4.4 ms per iteration on the 66 000
 parameters of the digits fit, a quarter of the fit (``setulb``'s bound machinery runs
-even without bounds).  This two-loop recursion costs about 2.1 ms there (memory-bound:
-twenty float64 vectors of 66 000 entries, each read twice).  It is the same
+even without bounds).  This two-loop recursion costs about 2.1 ms there with a float64
+history (memory-bound: twenty vectors of 66 000 entries, each read twice), about 0.4 ms
+with the float32 history float32 objectives use (``history_dtype``).  It is the same
 method as L-BFGS-B without bounds (the same memory, initial scaling
 ``s'y / y'y``, first step ``1 / |d|``, stopping rules ``ftol`` / ``gtol``), with
 Nocedal & Wright's strong-Wolfe line search (Algorithms 3.5 and 3.6, cubic
@@ -108,8 +109,15 @@ def wolfe_line_search(phi, f0, d0, alpha1, c1=C1, c2=C2, max_eval=MAX_LS):
     raise NonFiniteEvaluation("the loss decreases without bound along the search direction")
 
 
-def lbfgs(fun, x0, *, max_iter, ftol, gtol, max_eval, memory=10, on_iteration=None):
+def lbfgs(fun, x0, *, max_iter, ftol, gtol, max_eval, memory=10, on_iteration=None, history_dtype=np.float64):
     """Minimize ``fun(x) -> (f, g)`` from ``x0`` (float64 vectors).
+
+    ``history_dtype``: the dtype of the stored pairs (s, y) and of the two-loop recursion
+    (the iterate, gradient, line search and the products s'y, y'y stay float64).
+    float32 suits objectives that compute in float32 (their gradients carry float32
+    rounding already): at the digits fit's 47 000 parameters the two-loop took 0.42 ms
+    instead of 2.3 ms (half the memory traffic, and the ten pairs fit in cache), with a
+    direction within 5e-7 (relative) of the float64 one.
 
     Stops when the relative decrease ``(f_k - f_k+1) / max(|f_k|, |f_k+1|, 1) <= ftol``
     or ``max|g| <= gtol`` ("tol"), after ``max_iter`` iterations or ``max_eval``
@@ -118,27 +126,29 @@ def lbfgs(fun, x0, *, max_iter, ftol, gtol, max_eval, memory=10, on_iteration=No
     returns True ("callback").  ``fun`` raising :class:`NonFiniteEvaluation` propagates.
     """
     x = np.array(x0, dtype=np.float64)
+    hist = np.dtype(history_dtype)
     f, g = fun(x)
     n_eval = 1
-    S, Y, rho = [], [], []
+    S, Y, rho = [], [], []  # pairs in hist; rho = 1 / s'y from the float64 pair
+    gamma = 1.0  # s'y / y'y of the newest pair (float64)
     it = 0
     if np.max(np.abs(g), initial=0.0) <= gtol:
         return LbfgsOutcome(x, f, g, 0, n_eval, "tol", "the gradient at the start is below gtol")
     reset = False
     while True:
         # two-loop recursion: d = -H g
-        q = g.copy()
+        q = g.astype(hist)
         alphas = []
         for s, y, r in zip(reversed(S), reversed(Y), reversed(rho)):
             a = r * float(s @ q)
-            q -= a * y
+            q -= hist.type(a) * y
             alphas.append(a)
         if S:
-            q *= float(S[-1] @ Y[-1]) / float(Y[-1] @ Y[-1])
+            q *= hist.type(gamma)
         for s, y, r, a in zip(S, Y, rho, reversed(alphas)):
             b = r * float(y @ q)
-            q += (a - b) * s
-        d = -q
+            q += hist.type(a - b) * s
+        d = -q.astype(np.float64)
         d0 = float(g @ d)
         if not d0 < 0.0:  # not a descent direction (rounding): restart along -g
             S, Y, rho = [], [], []
@@ -165,11 +175,12 @@ def lbfgs(fun, x0, *, max_iter, ftol, gtol, max_eval, memory=10, on_iteration=No
         reset = False
         x_new, f_new, g_new = last[alpha]
         s, y = x_new - x, g_new - g
-        sy = float(s @ y)
-        if sy > np.finfo(np.float64).eps * float(y @ y):  # keep the update positive definite
-            S.append(s)
-            Y.append(y)
+        sy, yy = float(s @ y), float(y @ y)
+        if sy > np.finfo(np.float64).eps * yy:  # keep the update positive definite
+            S.append(s.astype(hist, copy=False))
+            Y.append(y.astype(hist, copy=False))
             rho.append(1.0 / sy)
+            gamma = sy / yy
             if len(S) > memory:
                 del S[0], Y[0], rho[0]
         f_old, x, f, g = f, x_new, f_new, g_new

@@ -171,8 +171,10 @@ def minimize_lbfgs(objective, W0, *, max_iter=200, tol=1e-6, callbacks=None, ver
     t0 = time.perf_counter()
     n_iter = 0
     try:
+        # a float32 objective keeps its L-BFGS history in float32 (``_lbfgs.lbfgs``)
+        hist = np.float32 if np.dtype(getattr(objective, "dtype", np.float64)) == np.float32 else np.float64
         out = lbfgs(fun, x0, max_iter=max_iter, ftol=tol, gtol=tol * 1e-3, max_eval=4 * max_iter + 20,
-                    on_iteration=on_iteration)
+                    on_iteration=on_iteration, history_dtype=hist)
         x, f, stop, message, n_iter = out.x, out.f, out.status, out.message, out.n_iter
     except KeyboardInterrupt:
         x, f, stop, message = best["x"], best["f"], "interrupted", "KeyboardInterrupt: kept the best state"
