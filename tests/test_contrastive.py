@@ -128,10 +128,11 @@ def test_backend_matches_oracle(backend, dtype, kernel):
                 assert_close(got, want, TOL[dtype])
 
 
-@pytest.mark.parametrize("k", [16, 17, 32, 33, 70])
+@pytest.mark.parametrize("k", [8, 16, 17, 24, 32, 33, 70])
 def test_backend_matches_oracle_wide_k(backend, dtype, k):
-    """k spanning the native gradient products' vector chunks (32 float / 16 double
-    columns, then a remainder) and row groups of 4 with remainders (n = 23, blocks 7)."""
+    """Both ways of the native gradient products: the unpacked sweep (k <= 32, a multiple
+    of the vector lanes: 16 float / 8 double; chunks of 2 vectors, then 1; row groups of 4
+    with remainders: n = 23, blocks of 7) and BLAS gemms (the other k)."""
     A, B = inputs(k=k, dtype=dtype)
     for kernel in ("cosine", "rbf"):
         want = dense_oracle(kernel, A, B, 0.5)

@@ -18,9 +18,10 @@ from alignxpert_fast.kernels._backends._layout import packed_offsets
 from alignxpert_fast.alignment.objective import AlignXpertObjective
 
 REF = "reference"
-# k = 17, 33, 70: the native gradient products' vector chunks (32 float / 16 double
-# columns) and their remainders
-SHAPES = [(2, 3, 2), (3, 1, 4), (29, 5, 2), (64, 4, 9), (150, 6, 3), (31, 4, 17), (45, 3, 33), (27, 5, 70)]
+# k = 8, 16, 24, 32: the native gradient products' unpacked sweep (k <= 32, a multiple of
+# the vector lanes: 16 float / 8 double); 17, 33, 70: BLAS gemms
+SHAPES = [(2, 3, 2), (3, 1, 4), (29, 5, 2), (64, 4, 9), (150, 6, 3), (31, 4, 17), (45, 3, 33), (27, 5, 70),
+          (33, 4, 8), (30, 3, 16), (37, 5, 24), (41, 2, 32)]
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "n%d-d%d-k%d" % s)

@@ -468,7 +468,7 @@ double contrastive(Kind kind, const KernelParams& p, double temperature, const T
                                        has_h ? hc + c0 : hc, tcs2.data() + size_t(tid) * size_t(bc));
                 // G_IJ @ B_J into dA's rows, G_IJ^T @ A_I into dB's (one sweep over the tile)
                 T* tmpj = tmp + size_t(rows) * K;
-                dual_products(C, cols, rows, cols, A + r0 * k, B + c0 * k, k, tmp, tmpj, true);
+                tile_products<T>(C, cols, rows, cols, A + r0 * k, B + c0 * k, k, tmp, tmpj, true);
                 for (size_t q = 0; q < size_t(rows) * K; ++q) dacc[q] += double(tmp[q]);
                 double* dbj = db + size_t(c0) * K;
                 for (size_t q = 0; q < size_t(cols) * K; ++q) dbj[q] += double(tmpj[q]);

@@ -47,9 +47,9 @@ namespace axf {
 // in one sweep over W, without packing it (a BLAS gemm packs the tile once per product:
 // at the tile shapes of the stress and contrastive kernels, k = 32, the packing copies
 // cost about half of the multiply-adds).  Register blocking: 4 rows of W times one chunk
-// of 2 vectors (32 floats / 16 doubles) of k; per column j the chunk of Y_j is loaded
-// once and used for the 4 rows' GI, and the chunk of GJ_j is loaded, updated by the 4
-// rows of X, and stored.  Every sum runs in T over the tile (as a gemm's does), in a
+// of k, 2 vectors (32 floats / 16 doubles) or 1 (the last); per column j the chunk of
+// Y_j is loaded once and used for the 4 rows' GI, and the chunk of GJ_j is loaded,
+// updated by the 4 rows of X, and stored.  Used for small k only (tile_products).  Every sum runs in T over the tile (as a gemm's does), in a
 // fixed order: the result does not depend on the thread count.  GJ is written with
 // ``want_j``; otherwise only GI (W @ Y).
 template <typename T>
@@ -69,88 +69,67 @@ __attribute__((always_inline)) inline void dual_store(T* p, const typename DualV
     __builtin_memcpy(p, v, sizeof(*v));
 }
 
-// R rows (R <= 4) of W, k columns [c0, c0 + 2 lanes): vector registers only.
-template <typename T, int R>
+// R rows (R <= 4) of W, k columns [c0, c0 + NV lanes) (NV = 1 or 2 vectors): vector
+// registers only.
+template <typename T, int R, int NV>
 __attribute__((always_inline)) inline void dual_chunk(const T* W, index_t ldw, index_t cols, const T* X,
                                                       const T* Y, index_t k, index_t c0, T* GI, T* GJ,
                                                       bool want_j) {
     using V = typename DualVec<T>::type;
     constexpr int L = DualVec<T>::lanes;
-    V gi0[R], gi1[R], x0[R], x1[R];
-    for (int r = 0; r < R; ++r) {
-        gi0[r] = V{};
-        gi1[r] = V{};
-        dual_load(&x0[r], X + r * k + c0);
-        dual_load(&x1[r], X + r * k + c0 + L);
-    }
+    V gi[R][NV], x[R][NV];
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v) {
+            gi[r][v] = V{};
+            dual_load(&x[r][v], X + r * k + c0 + v * L);
+        }
     for (index_t j = 0; j < cols; ++j) {
-        V y0, y1;
-        dual_load(&y0, Y + j * k + c0);
-        dual_load(&y1, Y + j * k + c0 + L);
+        V y[NV];
+        for (int v = 0; v < NV; ++v) dual_load(&y[v], Y + j * k + c0 + v * L);
         if (want_j) {
             T* gj = GJ + j * k + c0;
-            V a0, a1;
-            dual_load(&a0, gj);
-            dual_load(&a1, gj + L);
+            V a[NV];
+            for (int v = 0; v < NV; ++v) dual_load(&a[v], gj + v * L);
             for (int r = 0; r < R; ++r) {
                 const T w = W[r * ldw + j];
-                gi0[r] += w * y0;
-                gi1[r] += w * y1;
-                a0 += w * x0[r];
-                a1 += w * x1[r];
+                for (int v = 0; v < NV; ++v) {
+                    gi[r][v] += w * y[v];
+                    a[v] += w * x[r][v];
+                }
             }
-            dual_store(gj, &a0);
-            dual_store(gj + L, &a1);
+            for (int v = 0; v < NV; ++v) dual_store(gj + v * L, &a[v]);
         } else {
             for (int r = 0; r < R; ++r) {
                 const T w = W[r * ldw + j];
-                gi0[r] += w * y0;
-                gi1[r] += w * y1;
+                for (int v = 0; v < NV; ++v) gi[r][v] += w * y[v];
             }
         }
     }
-    for (int r = 0; r < R; ++r) {
-        dual_store(GI + r * k + c0, &gi0[r]);
-        dual_store(GI + r * k + c0 + L, &gi1[r]);
-    }
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v) dual_store(GI + r * k + c0 + v * L, &gi[r][v]);
 }
 
-// The same for the columns [c0, k) left over (fewer than 2 lanes): plain loops.
-template <typename T>
-inline void dual_tail(const T* W, index_t ldw, index_t rows, index_t cols, const T* X, const T* Y, index_t k,
-                      index_t c0, T* GI, T* GJ, bool want_j) {
-    for (index_t i = 0; i < rows; ++i) {
-        const T* w = W + i * ldw;
-        T* gi = GI + i * k;
-        for (index_t q = c0; q < k; ++q) gi[q] = T(0);
-        for (index_t j = 0; j < cols; ++j) {
-            const T wij = w[j];
-            const T* y = Y + j * k;
-            for (index_t q = c0; q < k; ++q) gi[q] += wij * y[q];
-            if (want_j) {
-                T* gj = GJ + j * k;
-                const T* x = X + i * k;
-                for (index_t q = c0; q < k; ++q) gj[q] += wij * x[q];
-            }
-        }
-    }
+template <typename T, int NV>
+__attribute__((always_inline)) inline void dual_rows(const T* W, index_t ldw, index_t rows, index_t cols,
+                                                     const T* X, const T* Y, index_t k, index_t c0, T* GI, T* GJ,
+                                                     bool want_j) {
+    index_t i = 0;
+    for (; i + 4 <= rows; i += 4)
+        dual_chunk<T, 4, NV>(W + i * ldw, ldw, cols, X + i * k, Y, k, c0, GI + i * k, GJ, want_j);
+    for (; i < rows; ++i)
+        dual_chunk<T, 1, NV>(W + i * ldw, ldw, cols, X + i * k, Y, k, c0, GI + i * k, GJ, want_j);
 }
 
+// k a multiple of the vector lanes (16 float / 8 double): chunks of 2 vectors, then one.
 template <typename T>
 __attribute__((always_inline)) inline void dual_products_impl(const T* W, index_t ldw, index_t rows, index_t cols,
                                                               const T* X, const T* Y, index_t k, T* GI, T* GJ,
                                                               bool want_j) {
-    constexpr int C = 2 * DualVec<T>::lanes;
+    constexpr int L = DualVec<T>::lanes;
     if (want_j) std::fill(GJ, GJ + cols * k, T(0));
-    const index_t kc = k - k % C;
-    for (index_t c0 = 0; c0 < kc; c0 += C) {
-        index_t i = 0;
-        for (; i + 4 <= rows; i += 4)
-            dual_chunk<T, 4>(W + i * ldw, ldw, cols, X + i * k, Y, k, c0, GI + i * k, GJ, want_j);
-        for (; i < rows; ++i)
-            dual_chunk<T, 1>(W + i * ldw, ldw, cols, X + i * k, Y, k, c0, GI + i * k, GJ, want_j);
-    }
-    if (kc < k) dual_tail<T>(W, ldw, rows, cols, X, Y, k, kc, GI, GJ, want_j);
+    index_t c0 = 0;
+    for (; c0 + 2 * L <= k; c0 += 2 * L) dual_rows<T, 2>(W, ldw, rows, cols, X, Y, k, c0, GI, GJ, want_j);
+    if (c0 < k) dual_rows<T, 1>(W, ldw, rows, cols, X, Y, k, c0, GI, GJ, want_j);
 }
 
 AXF_CLONES static void dual_products(const float* W, index_t ldw, index_t rows, index_t cols, const float* X,
@@ -160,6 +139,24 @@ AXF_CLONES static void dual_products(const float* W, index_t ldw, index_t rows, 
 AXF_CLONES static void dual_products(const double* W, index_t ldw, index_t rows, index_t cols, const double* X,
                                      const double* Y, index_t k, double* GI, double* GJ, bool want_j) {
     dual_products_impl<double>(W, ldw, rows, cols, X, Y, k, GI, GJ, want_j);
+}
+
+// Above this k the tile's packing is a small share of a gemm's work and BLAS's kernels,
+// which pack W once for all of k, beat the sweep, which reads W once per chunk of k
+// (contrastive value + gradient, n = 4000, 2 threads, interleaved with two-gemm builds:
+// k = 32 7 % faster, k = 64 8 % slower, k = 128 13 % slower).
+constexpr index_t DUAL_MAX_K = 32;
+
+// GI = W @ Y and (want_j) GJ = W^T @ X for a tile W (rows x cols, ldw): the unpacked
+// sweep when k is at most DUAL_MAX_K and a multiple of the vector lanes, two BLAS gemms
+// otherwise (the same products up to the order of the sums).
+template <typename T>
+inline void tile_products(const T* W, index_t ldw, index_t rows, index_t cols, const T* X, const T* Y, index_t k,
+                          T* GI, T* GJ, bool want_j) {
+    if (k <= DUAL_MAX_K && k % DualVec<T>::lanes == 0)
+        return dual_products(W, ldw, rows, cols, X, Y, k, GI, GJ, want_j);
+    gemm_nn<T>(rows, k, cols, T(1), W, ldw, Y, k, T(0), GI, k);
+    if (want_j) gemm_tn<T>(cols, k, rows, T(1), W, ldw, X, k, T(0), GJ, k);
 }
 
 }  // namespace axf

@@ -260,7 +260,7 @@ double stress_sym(const T* X, index_t d, const T* Dpacked, const T* Z, index_t n
                 if (want_grad) {
                     // W @ Z_J into the rows of I and (off the diagonal) W^T @ Z_I into J
                     T* WJ = WZ + rows * k;
-                    dual_products(DZ, cols, rows, cols, Z + r0 * k, Z + c0 * k, k, WZ, WJ, !diag);
+                    tile_products<T>(DZ, cols, rows, cols, Z + r0 * k, Z + c0 * k, k, WZ, WJ, !diag);
                     double* gi = g + size_t(r0) * size_t(k);
                     for (index_t q = 0; q < rows * k; ++q) gi[q] += double(WZ[q]);
                     if (!diag) {
