@@ -18,16 +18,18 @@
 //           the diagonal logits; the value.
 //   pass 2: the tile again, W in place, dA_I += W B_J (rows owned by the thread, float64
 //           accumulator), dB_J += W^T A_I into a per-thread float64 n x k accumulator,
-//           added in thread order at the end.
+//           added in thread order at the end (both products from one sweep over the tile
+//           for small k, else two gemms: tile_products in products.hpp).
 // Results are bit-for-bit reproducible for a given thread count and block sizes; across
 // thread counts they agree to rounding (the column merge regroups partial sums).
 //
 // Tiles are in T (float32 tiles stay float32, exp in T); maxima, log-sum-exps, row and
-// column sums and the gradient accumulators are float64.  Non-finite logits (poly or
+// column sums and the gradient accumulators are float64 (a tile's column sums first add
+// up COL_GROUP rows in T).  Non-finite logits (poly or
 // linear overflowing T, or a tiny temperature) set a per-thread flag; after the parallel
 // region a std::invalid_argument says so (nothing is thrown inside the region).
 //
-// Memory: O(n) + threads * (br * bc + max(br, bc) * k + br * k + 3 n + n k doubles).  The
+// Memory: O(n) + threads * (br * bc + (br + max(br, bc)) * k + br * k + 3 n + n k doubles).  The
 // per-thread n x k float64 dB accumulators are the largest term (20 MB at n = 10^4,
 // k = 128, two threads).
 #pragma once
@@ -167,9 +169,6 @@ __attribute__((always_inline)) inline bool pass1_tile_impl(Kind kind, T g, T c0v
     return true;
 }
 
-// Pass-1 epilogue with a fixed shift (bounded kernels, see fixed_shift_ok): logits in
-// place, then rs[i] += sum_j exp(s_ij - shift) and cs[j] += exp(s_ij - shift) -- one
-// exponential per logit and no running maxima.  Returns false if a logit is not finite.
 // Column sums of a tile run over groups of COL_GROUP rows in T, then into the float64
 // column accumulators: one float64 load, add and store per group instead of per logit.
 // A group sum carries at most COL_GROUP roundings of T (pass 1: positive terms <= 1;
@@ -182,6 +181,10 @@ __attribute__((always_inline)) inline void add_columns(double* cs, const T* tcs,
     for (index_t j = 0; j < cols; ++j) cs[j] += double(tcs[j]);
 }
 
+// Pass-1 epilogue with a fixed shift (bounded kernels, see fixed_shift_ok): logits in
+// place, then rs[i] += sum_j exp(s_ij - shift) and cs[j] += exp(s_ij - shift) -- one
+// exponential per logit and no running maxima.  tcs: cols entries of T scratch (the
+// column groups).  Returns false if a logit is not finite.
 template <typename T>
 __attribute__((always_inline)) inline bool pass1_fixed_tile_impl(Kind kind, T g, T c0v, int deg, T inv_t, T shift,
                                                                  T* C, index_t rows, index_t cols, index_t r0,
@@ -213,7 +216,7 @@ __attribute__((always_inline)) inline bool pass1_fixed_tile_impl(Kind kind, T g,
 // FIXED (rbf and cosine only): rl / cl hold exp(shift - lse) = 1 / (the row / column
 // sum of exp(s - shift)) instead, and P + Q = exp(s - shift) * (rl_i + cl_j): one
 // exponential per logit instead of two.
-// hr[i] += rowsum H, hc[j] += colsum H (rbf and cosine).
+// hr[i] += rowsum H, hc[j] += colsum H (rbf and cosine; tcs: cols entries of T scratch).
 template <typename T, bool FIXED>
 __attribute__((always_inline)) inline void pass2_tile_impl(Kind kind, T g, T c0v, int deg, T inv_t, T scale,
                                                            T shift, T* C, index_t rows, index_t cols, index_t r0,

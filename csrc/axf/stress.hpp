@@ -13,7 +13,8 @@
 // then tiles of bc columns to its right, each standing for two ordered pairs (i, j) and
 // (j, i).  Per tile: the Z Gram tile (one gemm), the D tile (read from a cache, or one
 // more gemm on X), the stress sums and w in cache, then w @ Z_J into the rows of I and,
-// for off-diagonal tiles, w^T @ Z_I into the rows of J (two gemms).  That is 1.5 n^2 k
+// for off-diagonal tiles, w^T @ Z_I into the rows of J (two gemms, or for small k one
+// sweep over the tile: tile_products in products.hpp).  That is 1.5 n^2 k
 // multiply-adds for Z (plus n^2 d / 2 for X when D is not cached) instead of 2 n^2 k
 // (+ n^2 d) for the full square.
 //
@@ -26,7 +27,7 @@
 // width_b = n - r0) is stored as a contiguous rows_b x width_b row-major array holding
 // D(r0 + i, r0 + c), at offset sum_{b' < b} rows_b' width_b'.  About n^2 / 2 entries.
 //
-// Memory: O(n) + threads * (n k doubles + 2 br max(br, bc) + max(br, bc) k) scratch,
+// Memory: O(n) + threads * (n k doubles + 2 br max(br, bc) + (br + max(br, bc)) k) scratch,
 // plus the cache when one is used.  The per-thread n k accumulators grow with the
 // thread count: the Python layer caps the threads so that they stay within a budget
 // (alignxpert_fast/stress.py); direct callers choose n_threads themselves.
