@@ -69,3 +69,26 @@ def test_native_starts_no_openmp_threads_under_threadpool_limits():
     before, limited, after = map(int, out.stdout.split())
     assert limited == before
     assert after > limited
+
+
+def test_fit_runs_blas_on_one_thread_and_restores_it():
+    """The fit holds one re-entrant single-thread BLAS limit (its kernels' nested limits
+    then cost a counter) and gives the previous limits back when it ends."""
+    from threadpoolctl import threadpool_info
+
+    def blas():
+        return sorted((i["internal_api"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas")
+
+    rng = np.random.default_rng(0)
+    views = [rng.standard_normal((120, 6)), rng.standard_normal((120, 5))]
+    seen = []
+
+    def callback(it, loss, params):
+        seen.append(blas())
+        return False
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas()
+        axf.AlignXpert(3, random_state=0, max_iter=3).fit(views, callbacks=callback)
+        assert blas() == before
+    assert seen and all(n == 1 for state in seen for _, n in state)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._config import get_config
-from .._utils.threads import blas_threads, effective_n_threads
+from .._utils.threads import effective_n_threads, single_threaded_blas
 from .._utils.validation import result_dtype
 from ..kernels._dispatch import resolve_backend
 from ..kernels.stress import StressCache, stress_and_grad
@@ -210,7 +210,8 @@ class AlignXpertObjective:
             rows = np.asarray(rows)
             Fs = [F.batch(rows) if isinstance(F, RowMap) else F[rows] for F in self.features]
             Xs = None if self.stress_targets is None else [X[rows] for X in self.stress_targets]
-        with np.errstate(over="ignore", invalid="ignore"), blas_threads(1):
+        # one BLAS thread, re-entrant: inside a fit (already limited) this costs a counter
+        with np.errstate(over="ignore", invalid="ignore"), single_threaded_blas():
             return self._value_and_grad(Ws, Fs, Xs, caches)
 
     def _value_and_grad(self, Ws, Fs, Xs, caches=None):
