@@ -136,7 +136,7 @@ def _build_parser():
                    help=f"contrastive temperature (default {d['temperature']})")
     p.add_argument("--alpha", type=_param_type("alpha"), default=d["alpha"], help=f"stress weight (default {d['alpha']})")
     p.add_argument("--lam", type=_param_type("lam"), default=d["lam"], help=f"||W||^2 weight (default {d['lam']})")
-    p.add_argument("--stress", choices=STRESS_KINDS, default=d["stress"], help="the paper's stress or its square")
+    p.add_argument("--stress", choices=STRESS_KINDS, default=d["stress"], help="the paper's stress, its square, or the relative stress (near pairs weigh as much as far ones)")
     p.add_argument("--feature-map", choices=FEATURE_MAPS, default=d["feature_map"])
     p.add_argument("--init", choices=INITS, default=d["init"], help=f"start (default {d['init']})")
     p.add_argument("--no-early-stopping", dest="early_stopping", action="store_false",

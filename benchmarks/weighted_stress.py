@@ -1,5 +1,5 @@
-"""Prototype (not in the library): the quality harness with a weighted stress in place of
-the Kruskal stress, to measure whether emphasizing small distances helps.
+"""Prototype: the quality harness with a stress weighted by D^-p in place of the Kruskal
+stress, to measure whether emphasizing small distances helps.
 
     s = sqrt( sum_{i<j} w_ij (D_ij - E_ij)^2 / sum_{i<j} w_ij D_ij^2 ),   w_ij = D_ij^-p
 
@@ -13,7 +13,9 @@ objective's stress caches, everything else as ``benchmarks/quality.py``.
     AXF_STRESS_P=2 PYTHONPATH=. python benchmarks/weighted_stress.py --no-baselines --seeds 0,1,2 \\
         --datasets digits_halves,synthetic,digits_views,breast_cancer,wine --configs '[{"label":"p=2"}]'
 
-Results: ``benchmarks/results/defaults_experiments.md`` ("A weighted stress").
+Results: ``benchmarks/results/defaults_experiments.md`` ("The relative stress").  p = 2 is in
+the library since as ``AlignXpert(stress="relative")`` (``relative=True`` in the stress
+kernels, all backends); this script stays for other p.
 """
 import os
 import runpy

@@ -215,7 +215,8 @@ T* check_grad(py::handle grad_, const View& Z, const View& in, const char* in_na
 }
 
 template <typename T>
-double py_stress(py::handle X_, py::handle Z_, py::handle grad_, int n_threads, index_t br, index_t bc) {
+double py_stress(py::handle X_, py::handle Z_, py::handle grad_, int n_threads, index_t br, index_t bc,
+                 bool relative) {
     check_blas();
     check_threads_blocks(n_threads, br, bc);
     View X = check_array<T>(X_, "X", false), Z = check_array<T>(Z_, "Z", false);
@@ -227,7 +228,7 @@ double py_stress(py::handle X_, py::handle Z_, py::handle grad_, int n_threads, 
     check_int_dims(Z.rows, Z.cols, "Z");
     py::gil_scoped_release nogil;
     return axf::stress_value_grad<T>(static_cast<const T*>(X.ptr), static_cast<const T*>(Z.ptr), X.rows, X.cols,
-                                     Z.cols, gptr, n_threads, br, bc);
+                                     Z.cols, gptr, n_threads, br, bc, relative);
 }
 
 // The packed distance cache travels as a (1, total) array (see csrc/axf/stress.hpp).
@@ -255,7 +256,8 @@ void py_stress_pack(py::handle X_, py::handle out_, int n_threads, index_t br) {
 }
 
 template <typename T>
-double py_stress_cached(py::handle D_, py::handle Z_, py::handle grad_, int n_threads, index_t br, index_t bc) {
+double py_stress_cached(py::handle D_, py::handle Z_, py::handle grad_, int n_threads, index_t br, index_t bc,
+                        bool relative) {
     check_blas();
     check_threads_blocks(n_threads, br, bc);
     View Z = check_array<T>(Z_, "Z", false);
@@ -264,7 +266,7 @@ double py_stress_cached(py::handle D_, py::handle Z_, py::handle grad_, int n_th
     check_int_dims(Z.rows, Z.cols, "Z");
     py::gil_scoped_release nogil;
     return axf::stress_sym<T>(nullptr, 0, static_cast<const T*>(D.ptr), static_cast<const T*>(Z.ptr), Z.rows, Z.cols,
-                              gptr, n_threads, br, bc);
+                              gptr, n_threads, br, bc, relative);
 }
 
 // Contrastive similarity: A, B (n, k) of one dtype; dA, dB both None (value only) or
@@ -386,15 +388,22 @@ PYBIND11_MODULE(_native, m) {
         "kernel_matvec(kind, X, Y, V_or_None, out, gamma, coef0, degree, symmetric, n_threads, block_rows, block_cols)";
     m.def("kernel_matvec_f32", &py_kernel_matvec<float>, mv_doc);
     m.def("kernel_matvec_f64", &py_kernel_matvec<double>, mv_doc);
-    const char* st_doc = "stress(X, Z, grad_or_None, n_threads, block_rows, block_cols) -> value";
-    m.def("stress_f32", &py_stress<float>, st_doc);
-    m.def("stress_f64", &py_stress<double>, st_doc);
+    const char* st_doc =
+        "stress(X, Z, grad_or_None, n_threads, block_rows, block_cols, relative=False) -> value (relative: pair "
+        "weights 1 / D^2)";
+    m.def("stress_f32", &py_stress<float>, st_doc, py::arg("X"), py::arg("Z"), py::arg("grad"), py::arg("n_threads"),
+          py::arg("block_rows"), py::arg("block_cols"), py::arg("relative") = false);
+    m.def("stress_f64", &py_stress<double>, st_doc, py::arg("X"), py::arg("Z"), py::arg("grad"), py::arg("n_threads"),
+          py::arg("block_rows"), py::arg("block_cols"), py::arg("relative") = false);
     const char* pk_doc = "stress_pack(X, out(1, total), n_threads, block_rows): packed upper-row-block distances";
     m.def("stress_pack_f32", &py_stress_pack<float>, pk_doc);
     m.def("stress_pack_f64", &py_stress_pack<double>, pk_doc);
-    const char* sc_doc = "stress_cached(D(1, total), Z, grad_or_None, n_threads, block_rows, block_cols) -> value";
-    m.def("stress_cached_f32", &py_stress_cached<float>, sc_doc);
-    m.def("stress_cached_f64", &py_stress_cached<double>, sc_doc);
+    const char* sc_doc =
+        "stress_cached(D(1, total), Z, grad_or_None, n_threads, block_rows, block_cols, relative=False) -> value";
+    m.def("stress_cached_f32", &py_stress_cached<float>, sc_doc, py::arg("D"), py::arg("Z"), py::arg("grad"),
+          py::arg("n_threads"), py::arg("block_rows"), py::arg("block_cols"), py::arg("relative") = false);
+    m.def("stress_cached_f64", &py_stress_cached<double>, sc_doc, py::arg("D"), py::arg("Z"), py::arg("grad"),
+          py::arg("n_threads"), py::arg("block_rows"), py::arg("block_cols"), py::arg("relative") = false);
     const char* ct_doc =
         "contrastive(kind, A, B, dA_or_None, dB_or_None, gamma, coef0, degree, temperature, n_threads, block_rows, "
         "block_cols) -> value; fills dA, dB with the gradient when given";

@@ -72,8 +72,9 @@ def kernel_row_sums(name, X, Y=None, **params):
     return kernel(name, X, Y, **params).sum(axis=1)
 
 
-def stress(X, Z):
-    """Normalized stress by an explicit O(n^2) loop over the pairs i < j."""
+def stress(X, Z, relative=False):
+    """Normalized stress by an explicit O(n^2) loop over the pairs i < j; ``relative``:
+    each pair weighted by 1 / D^2, pairs with D = 0 left out."""
     X, Z = _f64(X), _f64(Z)
     n = X.shape[0]
     num = den = 0.0
@@ -81,6 +82,11 @@ def stress(X, Z):
         for j in range(i + 1, n):
             D = math.sqrt(float(np.sum((X[i] - X[j]) ** 2)))
             E = math.sqrt(float(np.sum((Z[i] - Z[j]) ** 2)))
+            if relative:
+                if D > 0:
+                    num += ((D - E) / D) ** 2
+                    den += 1.0
+                continue
             num += (D - E) ** 2
             den += D * D
     return math.sqrt(num / den)

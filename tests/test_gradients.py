@@ -86,3 +86,47 @@ def test_gradient_is_translation_invariant(backend, rng):
     assert_allclose(g2, g1, np.float64)
     # the gradient of a translation-invariant function sums to 0 over the points
     assert_allclose(g1.sum(axis=0), np.zeros(2), np.float64, scale=float(np.abs(g1).max()))
+
+
+# ---------------------------------------------------------------- relative stress
+# sqrt(mean_{i<j, D > 0} ((D - E) / D)^2): pair weights 1 / D^2 in the same kernels
+@pytest.mark.parametrize("shape", [(6, 3, 2), (12, 4, 4), (20, 7, 3), (15, 3, 17)], ids=_ids)
+def test_relative_grad_vs_finite_differences(shape, backend, rng):
+    n, d, k = shape
+    X = make_data(rng, n, d)
+    Z = make_data(rng, n, k)
+    value, grad = axf.stress_and_grad(X, Z, relative=True, backend=backend)
+    fd = central_differences(lambda Zp: axf.stress(X, Zp, relative=True, backend=backend, n_threads=1), Z,
+                             eps=1e-6)
+    err = np.abs(grad - fd)
+    scale = np.max(np.abs(fd))
+    assert scale > 1e-3
+    assert err.max() <= 1e-6 * scale, f"max |grad - fd| = {err.max():.3g} (scale {scale:.3g})"
+    assert_allclose(value, oracles.stress(X, Z, relative=True), np.float64)
+    assert value != pytest.approx(oracles.stress(X, Z), rel=1e-3)  # a different quantity
+
+
+@pytest.mark.parametrize("block_rows", [1, 5, None])
+def test_relative_matches_oracle_cached_and_uncached(block_rows, backend, dtype, rng):
+    """Every path (uncached, cached, several blocks and threads) against the pair loop,
+    with a duplicated row (D = 0: the pair is left out, no division by zero)."""
+    X = make_data(rng, 23, 4, dtype)
+    X[7] = X[3]
+    Z = make_data(rng, 23, 32, dtype)  # k = 32: the native sweep of the gradient products
+    want = oracles.stress(X, Z, relative=True)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    for nt in (1, 2):
+        v, g = axf.stress_and_grad(X, Z, relative=True, backend=backend, n_threads=nt, block_rows=block_rows,
+                                   block_cols=block_rows)
+        cache = axf.StressCache(X, backend=backend, n_threads=nt, block_rows=block_rows)
+        vc, gc = cache.stress_and_grad(Z, relative=True)
+        assert abs(v - want) <= tol * want and abs(vc - want) <= tol * want
+        assert abs(cache.stress(Z, relative=True) - vc) <= tol * want
+        assert np.isfinite(g).all() and np.isfinite(gc).all()
+        np.testing.assert_allclose(gc, g, rtol=0, atol=tol * 50 * np.abs(g).max())
+
+
+def test_relative_is_scale_invariant(backend, rng):
+    X, Z = make_data(rng, 15, 3), make_data(rng, 15, 5)
+    v = axf.stress(X, Z, relative=True, backend=backend)
+    assert axf.stress(1e3 * X, 1e3 * Z, relative=True, backend=backend) == pytest.approx(v, rel=1e-12)

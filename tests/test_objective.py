@@ -362,3 +362,22 @@ def test_fit_transform_equals_fit_then_transform(name, dtype):
     assert Fa.dtype == Fb.dtype == dtype and a.n_output_ == b.n_output_ == Fa.shape[1]
     np.testing.assert_array_equal(Fa, Fb)
     np.testing.assert_array_equal(a.transform(X), Fb)
+
+
+@pytest.mark.parametrize("stress_kind", ["squared", "relative"])
+@pytest.mark.parametrize("case", CASES[:2] + CASES[3:4], ids=lambda c: f"M{c[0]}-k{c[2]}-{c[3]}")
+def test_objective_gradient_other_stress_kinds(case, stress_kind):
+    """stress="squared" and "relative": the full gradient against central differences,
+    and the value is the sum of its terms (the relative stress as axf.stress(relative=True))."""
+    Xs, Fs, Ws = _problem(case, seed=5)
+    obj = AlignXpertObjective(Fs, Xs, similarity="contrastive", kernel="cosine", temperature=0.5, alpha=0.3,
+                              lam=0.05, stress_kind=stress_kind)
+    k = Ws[0].shape[1]
+    w = obj.pack(Ws)
+    value, grad = obj.fun(w, k)
+    assert_grad_close(grad, central_fd(lambda v: obj.fun(v, k)[0], w), rtol=1e-6)
+    obj.fun(w, k)  # last_terms of this point (the differences evaluated others)
+    Zs = [F @ W for F, W in zip(Fs, Ws)]
+    s = [axf.stress(X, Z, relative=stress_kind == "relative") for X, Z in zip(Xs, Zs)]
+    expected = sum(v**2 for v in s) if stress_kind == "squared" else sum(s)
+    np.testing.assert_allclose(obj.last_terms["stress"], expected, rtol=1e-12)

@@ -20,7 +20,7 @@ FEATURE_MAP_ALIASES = {"linear": "linear", "identity": "linear", "rbf": "rbf", "
 FEATURE_MAPS = ("linear", "rbf", "poly", "linear+rbf")
 SOLVERS = ("auto", "lbfgs", "adam")
 INITS = ("cca", "pca", "random")
-STRESS_KINDS = ("kruskal", "squared")
+STRESS_KINDS = ("kruskal", "squared", "relative")
 
 # numeric parameters: keyword arguments of check_scalar; "optional" ones also accept None
 _SCALARS = {

@@ -49,9 +49,12 @@ class AlignXpertObjective:
     temperature : float > 0, contrastive only
     alpha : float >= 0, weight of the stress term
     lam : float >= 0, weight of ``sum_m ||W_m||_F^2``
-    stress_kind : {"kruskal", "squared"}, default="kruskal"
+    stress_kind : {"kruskal", "squared", "relative"}, default="kruskal"
         ``"kruskal"``: the paper's normalized stress (a square root, so it has a kink at
-        zero stress); ``"squared"``: its square (smooth; the same minimizers at zero).
+        zero stress); ``"squared"``: its square (smooth; the same minimizers at zero);
+        ``"relative"``: every pair's distortion relative to its length,
+        ``sqrt(mean_{i<j} ((D_ij - E_ij) / D_ij)^2)`` (:func:`alignxpert_fast.stress` with
+        ``relative=True``), which keeps near pairs (neighbourhoods) as much as far ones.
     stress_cache : {"auto", True, False}, default="auto"
         Full-batch evaluations (``rows=None``) with ``alpha > 0`` can keep each
         modality's pairwise distances in a :class:`alignxpert_fast.StressCache` (built at
@@ -247,10 +250,12 @@ class AlignXpertObjective:
         stress_total = 0.0
         if self.alpha > 0:
             for m in range(M):
+                relative = self.stress_kind == "relative"
                 if caches is not None:
-                    s, g = caches[m].stress_and_grad(Zs[m])
+                    s, g = caches[m].stress_and_grad(Zs[m], relative=relative)
                 else:
-                    s, g = stress_and_grad(Xs[m], Zs[m], n_threads=self.n_threads, backend=self.backend)
+                    s, g = stress_and_grad(Xs[m], Zs[m], relative=relative, n_threads=self.n_threads,
+                                           backend=self.backend)
                 if self.stress_kind == "squared":
                     g = (2.0 * s) * g
                     s = s * s

@@ -28,7 +28,7 @@ def _prepare(X, Z):
     return _center(Xc), _center(Zc), dtype
 
 
-def _run(X, Z, grad, backend, n_threads, block_rows, block_cols):
+def _run(X, Z, grad, backend, n_threads, block_rows, block_cols, relative=False):
     """Rescale (see ``_scaling.stress_scale``: float64 when the dtype cannot hold X's and
     Z's magnitudes together), run the backend, scale the gradient back."""
     mod, nt, br, bc = resolve_run(backend, n_threads, block_rows, block_cols)
@@ -44,7 +44,7 @@ def _run(X, Z, grad, backend, n_threads, block_rows, block_cols):
         )
     n = Xs.shape[0]
     nt, br, bc = stress_plan(Zs, grad is not None, nt, n * n * (Xs.shape[1] + 2 * Zs.shape[1]), br, bc)
-    value = float(mod.stress(Xs, Zs, g, n_threads=nt, block_rows=br, block_cols=bc))
+    value = float(mod.stress(Xs, Zs, g, n_threads=nt, block_rows=br, block_cols=bc, relative=bool(relative)))
     if grad is not None:
         if g is not grad:
             grad[...] = scale_back(g, -e)
@@ -53,16 +53,21 @@ def _run(X, Z, grad, backend, n_threads, block_rows, block_cols):
     return value
 
 
-def stress(X, Z, *, backend="auto", n_threads=None, block_rows=None, block_cols=None):
+def stress(X, Z, *, relative=False, backend="auto", n_threads=None, block_rows=None, block_cols=None):
     """Normalized stress between X (original) and Z (projected).
 
     ``stress = sqrt( sum_{i<j} (D_ij - E_ij)^2 / sum_{i<j} D_ij^2 )`` with
-    ``D_ij = ||x_i - x_j||`` and ``E_ij = ||z_i - z_j||``.
+    ``D_ij = ||x_i - x_j||`` and ``E_ij = ||z_i - z_j||`` (Kruskal's stress-1 form).
+    With ``relative=True`` every pair is weighted by ``1 / D_ij^2`` (pairs with
+    ``D_ij = 0`` left out): ``sqrt( mean_{i<j, D_ij > 0} ((D_ij - E_ij) / D_ij)^2 )``, the
+    root-mean-square relative distortion, in which near pairs weigh as much as far ones
+    (Kruskal's form is dominated by the far pairs).
 
     Parameters
     ----------
     X : array-like of shape (n, d), n >= 2, not all rows identical
     Z : array-like of shape (n, k); k may be larger than d
+    relative : bool, default=False
     backend, n_threads, block_rows, block_cols : as in :func:`alignxpert_fast.rbf_kernel`
 
     Returns
@@ -74,14 +79,16 @@ def stress(X, Z, *, backend="auto", n_threads=None, block_rows=None, block_cols=
     O(threads * block_rows * block_cols) scratch; never an n x n array.
     """
     Xc, Zc, _ = _prepare(X, Z)
-    return _run(Xc, Zc, None, backend, n_threads, block_rows, block_cols)
+    return _run(Xc, Zc, None, backend, n_threads, block_rows, block_cols, relative)
 
 
-def stress_and_grad(X, Z, *, out=None, backend="auto", n_threads=None, block_rows=None, block_cols=None):
+def stress_and_grad(X, Z, *, relative=False, out=None, backend="auto", n_threads=None, block_rows=None,
+                    block_cols=None):
     """Normalized stress and its analytic gradient with respect to Z.
 
     ``d stress / d z_i = 1 / (stress * B) * sum_j w_ij (z_i - z_j)`` with
-    ``w_ij = 1 - D_ij / E_ij`` and ``B = sum_{i<j} D_ij^2``.  Pairs with ``E_ij = 0``
+    ``w_ij = v_ij (1 - D_ij / E_ij)`` and ``B = sum_{i<j} v_ij D_ij^2``, the pair weight
+    ``v_ij`` being 1 or (``relative=True``) ``1 / D_ij^2`` (see :func:`stress`).  Pairs with ``E_ij = 0``
     (coincident projected points) contribute no gradient.  Where the stress is at
     rounding level (below ``64 * eps`` of the dtype: 7.6e-6 in float32, 1.4e-14 in
     float64), e.g. when Z is a rotation of X, the gradient is 0: there it would be
@@ -89,7 +96,7 @@ def stress_and_grad(X, Z, *, out=None, backend="auto", n_threads=None, block_row
 
     Parameters
     ----------
-    X, Z, backend, n_threads, block_rows, block_cols : as in :func:`stress`
+    X, Z, relative, backend, n_threads, block_rows, block_cols : as in :func:`stress`
     out : ndarray of Z's shape and the result dtype, optional
         Buffer for the gradient.
 
@@ -106,7 +113,7 @@ def stress_and_grad(X, Z, *, out=None, backend="auto", n_threads=None, block_row
     Xc, Zc, dtype = _prepare(X, Z)
     grad = check_out(out, Zc.shape, dtype)
     check_no_alias(grad, "out", ("X", X), ("Z", Z))
-    value = _run(Xc, Zc, grad, backend, n_threads, block_rows, block_cols)
+    value = _run(Xc, Zc, grad, backend, n_threads, block_rows, block_cols, relative)
     return value, grad
 
 
@@ -262,12 +269,13 @@ class StressCache:
         return (f"StressCache(n_samples={self.n_samples}, n_features={self.n_features}, dtype={self.dtype.name}, "
                 f"block_rows={self.block_rows}, nbytes={self.nbytes})")
 
-    def _run(self, Z, grad, backend, n_threads, block_cols):
+    def _run(self, Z, grad, backend, n_threads, block_cols, relative=False):
         mod, nt, _, bc = resolve_run(self._backend if backend is None else backend,
                                      self._n_threads if n_threads is None else n_threads, None, block_cols)
         n, k = Z.shape
         nt, br, bc = stress_plan(Z, grad is not None, nt, 3 * n * n * k // 2, self.block_rows, bc)
-        return float(mod.stress_cached(self._data, Z, grad, n_threads=nt, block_rows=br, block_cols=bc))
+        return float(mod.stress_cached(self._data, Z, grad, n_threads=nt, block_rows=br, block_cols=bc,
+                                       relative=bool(relative)))
 
     def _check_z(self, Z):
         """(centered Z, Z scaled like the cache or None when that scale cannot hold it)."""
@@ -287,8 +295,9 @@ class StressCache:
             raise ValueError("Z's values are too small or too large for squared distances in the cache's dtype "
                              f"({self.dtype.name}); rescale Z (and D) towards magnitude 1")
 
-    def stress(self, Z, *, backend=None, n_threads=None, block_cols=None):
-        """Normalized stress of the cached X against Z, shape (n, k), as :func:`stress`.
+    def stress(self, Z, *, relative=False, backend=None, n_threads=None, block_cols=None):
+        """Normalized stress of the cached X against Z, shape (n, k), as :func:`stress`
+        (``relative`` too).
 
         Z is converted to the cache's dtype.  ``backend`` / ``n_threads`` default to the
         cache's.
@@ -297,11 +306,12 @@ class StressCache:
         if Zs is None:
             self._fallback_possible()
             return _run(self._X_centered, Zc, None, self._backend if backend is None else backend,
-                        self._n_threads if n_threads is None else n_threads, None, block_cols)
-        return self._run(Zs, None, backend, n_threads, block_cols)
+                        self._n_threads if n_threads is None else n_threads, None, block_cols, relative)
+        return self._run(Zs, None, backend, n_threads, block_cols, relative)
 
-    def stress_and_grad(self, Z, *, out=None, backend=None, n_threads=None, block_cols=None):
-        """Stress and its gradient with respect to Z, as :func:`stress_and_grad`.
+    def stress_and_grad(self, Z, *, relative=False, out=None, backend=None, n_threads=None, block_cols=None):
+        """Stress and its gradient with respect to Z, as :func:`stress_and_grad`
+        (``relative`` too).
 
         Returns ``(value, grad)``, grad of shape (n, k) in the cache's dtype.
         """
@@ -311,6 +321,6 @@ class StressCache:
         if Zs is None:
             self._fallback_possible()
             return _run(self._X_centered, Zc, grad, self._backend if backend is None else backend,
-                        self._n_threads if n_threads is None else n_threads, None, block_cols), grad
-        value = self._run(Zs, grad, backend, n_threads, block_cols)
+                        self._n_threads if n_threads is None else n_threads, None, block_cols, relative), grad
+        value = self._run(Zs, grad, backend, n_threads, block_cols, relative)
         return value, scale_back(grad, -self._exp)

@@ -1,9 +1,12 @@
 // Normalized MDS stress and its analytic gradient, blockwise, over the upper triangle.
 //
-//   D_ij = |x_i - x_j|,  E_ij = |z_i - z_j|
-//   stress = sqrt( sum_{i<j} (D_ij - E_ij)^2 / sum_{i<j} D_ij^2 )
-//   d stress / d z_i = 1 / (stress * B) * sum_j w_ij (z_i - z_j),  w_ij = 1 - D_ij / E_ij,
-// with B = sum_{i<j} D_ij^2.  Pairs with E_ij = 0 contribute no gradient (w_ij = 0).
+//   D_ij = |x_i - x_j|,  E_ij = |z_i - z_j|,  a pair weight v_ij
+//   stress = sqrt( sum_{i<j} v_ij (D_ij - E_ij)^2 / sum_{i<j} v_ij D_ij^2 )
+//   d stress / d z_i = 1 / (stress * B) * sum_j w_ij (z_i - z_j),  w_ij = v_ij (1 - D_ij / E_ij),
+// with B = sum_{i<j} v_ij D_ij^2.  Kruskal's stress: v = 1.  relative: v = 1 / D^2 for
+// D > 0 and 0 for D = 0, i.e. sqrt(mean over pairs with D > 0 of ((D - E) / D)^2): every
+// pair's distortion relative to its length, so near pairs weigh as much as far ones.
+// Pairs with E_ij = 0 contribute no gradient (w_ij = 0).
 // When the stress is 0 -- below value_floor, rounding noise -- the gradient is set to 0
 // (a subgradient).  Squared distances
 // below the rounding-noise floor (see noise_floor) count as exactly 0.
@@ -65,8 +68,9 @@ AXF_CLONES static void dist_row(double* dx, double xi, const double* xj, index_t
 }
 
 // One tile row of the stress: D the distances, dz holds -2<z_i,z_j> on entry and w_ij
-// on exit.  Returns the float64 sums of (D-E)^2, D^2 and w.
-template <typename T>
+// on exit.  Returns the float64 sums of v (D-E)^2, v D^2 and w (v: the pair weight, 1 or
+// with RELATIVE 1 / D^2; the Kruskal loop is kept free of the weight's arithmetic).
+template <typename T, bool RELATIVE>
 __attribute__((always_inline)) inline void stress_row_impl(const T* D, T* dz, T zi, const T* zj, index_t cols,
                                                            T tol_z, double* sums3) {
     // sums in T over chunks of STRESS_CHUNK columns (STRESS_CHUNK / lanes terms per SIMD
@@ -84,11 +88,20 @@ __attribute__((always_inline)) inline void stress_row_impl(const T* D, T* dz, T 
             const T E = std::sqrt(ee);
             const T Dj = D[j];
             const T diff = Dj - E;
-            cnum += diff * diff;
-            cden += Dj * Dj;
-            const T w = E > T(0) ? T(1) - Dj / E : T(0);
-            dz[j] = w;
-            cw += w;
+            if (RELATIVE) {
+                const T v = Dj > T(0) ? T(1) / (Dj * Dj) : T(0);
+                cnum += v * (diff * diff);
+                cden += v * (Dj * Dj);
+                const T w = E > T(0) ? v * (T(1) - Dj / E) : T(0);
+                dz[j] = w;
+                cw += w;
+            } else {
+                cnum += diff * diff;
+                cden += Dj * Dj;
+                const T w = E > T(0) ? T(1) - Dj / E : T(0);
+                dz[j] = w;
+                cw += w;
+            }
         }
         snum += double(cnum);
         sden += double(cden);
@@ -99,12 +112,14 @@ __attribute__((always_inline)) inline void stress_row_impl(const T* D, T* dz, T 
     sums3[2] = sw;
 }
 AXF_CLONES static void stress_row(const float* D, float* dz, float zi, const float* zj, index_t cols, float tol_z,
-                                  double* sums3) {
-    stress_row_impl<float>(D, dz, zi, zj, cols, tol_z, sums3);
+                                  bool relative, double* sums3) {
+    if (relative) stress_row_impl<float, true>(D, dz, zi, zj, cols, tol_z, sums3);
+    else stress_row_impl<float, false>(D, dz, zi, zj, cols, tol_z, sums3);
 }
 AXF_CLONES static void stress_row(const double* D, double* dz, double zi, const double* zj, index_t cols,
-                                  double tol_z, double* sums3) {
-    stress_row_impl<double>(D, dz, zi, zj, cols, tol_z, sums3);
+                                  double tol_z, bool relative, double* sums3) {
+    if (relative) stress_row_impl<double, true>(D, dz, zi, zj, cols, tol_z, sums3);
+    else stress_row_impl<double, false>(D, dz, zi, zj, cols, tol_z, sums3);
 }
 
 // Below this stress value the gradient is rounding noise (at an isometry Z = X Q it is
@@ -187,10 +202,10 @@ void stress_pack(const T* X, index_t n, index_t d, T* out, int n_threads, index_
 }
 
 // Stress value and (if grad) gradient.  Exactly one of X (n x d) and Dpacked (the cache
-// of stress_pack with the same br) is given.
+// of stress_pack with the same br) is given.  relative: the pair weights 1 / D^2.
 template <typename T>
 double stress_sym(const T* X, index_t d, const T* Dpacked, const T* Z, index_t n, index_t k, T* grad,
-                  int n_threads, index_t br, index_t bc) {
+                  int n_threads, index_t br, index_t bc, bool relative = false) {
     if (n < 2) throw std::invalid_argument("stress needs at least 2 samples, got n=" + std::to_string(n));
     if ((X == nullptr) == (Dpacked == nullptr)) throw std::invalid_argument("stress: give exactly one of X and D");
     br = clamp_block(br, n);
@@ -246,7 +261,7 @@ double stress_sym(const T* X, index_t d, const T* Dpacked, const T* Z, index_t n
                     const T zi = zs[r0 + i];
                     if (diag) dz[i] = -(zi + zi);  // the diagonal: E = 0 exactly (and D = 0)
                     double sums3[3];
-                    stress_row(Dt + i * ldd, dz, zi, zs.data() + c0, cols, tol_z, sums3);
+                    stress_row(Dt + i * ldd, dz, zi, zs.data() + c0, cols, tol_z, relative, sums3);
                     tnum += sums3[0];
                     tden += sums3[1];
                     if (want_grad) {
@@ -281,6 +296,7 @@ double stress_sym(const T* X, index_t d, const T* Dpacked, const T* Z, index_t n
     for (index_t b = 0; b < nb; ++b) { num += part_num[b]; den += part_den[b]; }
     if (!(den > 0.0))
         throw std::invalid_argument("stress is undefined: all rows of X are identical (sum of D_ij^2 is 0)");
+    // (relative: den counts the pairs with D > 0, so it is 0 exactly when every D is)
     const double value = std::sqrt(num) / std::sqrt(den);  // num / den may overflow
     if (want_grad) {
         // sums over ordered pairs are twice the i<j sums: B = den / 2
@@ -303,8 +319,8 @@ double stress_sym(const T* X, index_t d, const T* Dpacked, const T* Z, index_t n
 // The stress of X (n x d) against Z (n x k), D computed on the fly.
 template <typename T>
 double stress_value_grad(const T* X, const T* Z, index_t n, index_t d, index_t k, T* grad, int n_threads,
-                         index_t br, index_t bc) {
-    return stress_sym<T>(X, d, nullptr, Z, n, k, grad, n_threads, br, bc);
+                         index_t br, index_t bc, bool relative = false) {
+    return stress_sym<T>(X, d, nullptr, Z, n, k, grad, n_threads, br, bc, relative);
 }
 
 }  // namespace axf

@@ -79,9 +79,10 @@ def _stress_pack(X, xs, flat, off, br, tol, nt):
         _pack_blocks(X, xs, flat, off, br, tol, nt, q)
 
 @njit(nogil=True, cache=True, fastmath=_FM_REDUCE)
-def _cached_row(D, dz, zi, zj, tol_z):
+def _cached_row(D, dz, zi, zj, tol_z, relative):
     """One tile row against cached distances D: dz holds <z_i, z_j> on entry and
-    w_ij on exit.  Returns the float64 sums of (D - E)^2, D^2 and w."""
+    w_ij on exit.  Returns the float64 sums of v (D - E)^2, v D^2 and w, with the pair
+    weight v = 1 (Kruskal) or, relative, 1 / D^2 (0 where D = 0)."""
     zero = dz.dtype.type(0)
     one = dz.dtype.type(1)
     two = dz.dtype.type(2)
@@ -94,16 +95,22 @@ def _cached_row(D, dz, zi, zj, tol_z):
         E = np.sqrt(ee)
         Dj = D[j]
         diff = np.float64(Dj) - np.float64(E)
-        snum += diff * diff
-        sden += np.float64(Dj) * np.float64(Dj)
-        w = one - Dj / E if E > zero else zero
+        if relative:
+            v = one / (Dj * Dj) if Dj > zero else zero
+            snum += np.float64(v) * (diff * diff)
+            sden += np.float64(v) * (np.float64(Dj) * np.float64(Dj))
+            w = v * (one - Dj / E) if E > zero else zero
+        else:
+            snum += diff * diff
+            sden += np.float64(Dj) * np.float64(Dj)
+            w = one - Dj / E if E > zero else zero
         dz[j] = w
         sw += np.float64(w)
     return snum, sden, sw
 
 @njit(nogil=True, cache=True, fastmath=_FM_REDUCE)
 def _sym_blocks(D, X, xs, tol_x, use_cache, Z, zs, off, want_grad, g, ws, part_num, part_den, br, bc, tol_z,
-                nt, q):
+                relative, nt, q):
     """Thread q's row blocks: per-block float64 sums (weight 1 on the diagonal
     square, 2 on the tiles to its right) into part_num / part_den and (want_grad)
     this thread's accumulators ws (row sums of W) and g (W @ Z, flat n x k).
@@ -151,7 +158,7 @@ def _sym_blocks(D, X, xs, tol_x, use_cache, Z, zs, off, want_grad, g, ws, part_n
                     Drow = Db[a:a + cols]
                 else:
                     Drow = DX[i * cols:(i + 1) * cols]
-                snum, sden, sw = _cached_row(Drow, dz, zi, zj, tol_z)
+                snum, sden, sw = _cached_row(Drow, dz, zi, zj, tol_z, relative)
                 tnum += snum
                 tden += sden
                 if want_grad:
@@ -178,11 +185,11 @@ def _sym_blocks(D, X, xs, tol_x, use_cache, Z, zs, off, want_grad, g, ws, part_n
 
 @njit(parallel=True, nogil=True, cache=True)
 def _stress_sym(D, X, xs, tol_x, use_cache, Z, zs, off, want_grad, gacc, wsum, part_num, part_den, br, bc,
-                tol_z, nt):
+                tol_z, relative, nt):
     """Stress partial sums over the upper triangle; thread q owns gacc[q], wsum[q]."""
     for q in prange(nt):
         _sym_blocks(D, X, xs, tol_x, use_cache, Z, zs, off, want_grad, gacc[q], wsum[q], part_num, part_den,
-                    br, bc, tol_z, nt, q)
+                    br, bc, tol_z, relative, nt, q)
 
 @njit(nogil=True, cache=True)
 def _sum_threads(A):

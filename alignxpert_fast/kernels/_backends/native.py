@@ -37,9 +37,10 @@ def kernel_matvec(kernel, X, Y, V, out, *, gamma, coef0, degree, symmetric, n_th
         )
 
 
-def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
+def stress(X, Z, grad, *, n_threads, block_rows, block_cols, relative=False):
     with single_threaded_blas():
-        return float(_fn("stress", X.dtype)(X, Z, grad, int(n_threads), int(block_rows), int(block_cols)))
+        return float(_fn("stress", X.dtype)(X, Z, grad, int(n_threads), int(block_rows), int(block_cols),
+                                            bool(relative)))
 
 
 def stress_pack(X, out, *, n_threads, block_rows):
@@ -47,10 +48,10 @@ def stress_pack(X, out, *, n_threads, block_rows):
         _fn("stress_pack", X.dtype)(X, out.reshape(1, -1), int(n_threads), int(block_rows))
 
 
-def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
+def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols, relative=False):
     with single_threaded_blas():
         return float(_fn("stress_cached", Z.dtype)(D.reshape(1, -1), Z, grad, int(n_threads), int(block_rows),
-                                                   int(block_cols)))
+                                                   int(block_cols), bool(relative)))
 
 
 def matmul(A, B, trans_a, n_threads):

@@ -157,14 +157,15 @@ def kernel_matvec(kernel, X, Y, V, out, *, gamma, coef0, degree, symmetric, n_th
         _k(_kernel_matvec)(code, X, Y, Vb, has_v, out, ax, ay, g, c0v, deg, bool(symmetric), nt, br, bc)
 
 
-def stress(X, Z, grad, *, n_threads, block_rows, block_cols):
+def stress(X, Z, grad, *, n_threads, block_rows, block_cols, relative=False):
     """Normalized stress of X (n, d) vs Z (n, k) over the upper triangle, distances formed
-    tile by tile; fills grad (n, k) if given.  Returns the value."""
+    tile by tile; fills grad (n, k) if given.  Returns the value.  ``relative``: pair
+    weights 1 / D^2 (csrc/axf/stress.hpp)."""
     _require()
-    return _stress_upper(None, X, Z, grad, n_threads, block_rows, block_cols)
+    return _stress_upper(None, X, Z, grad, n_threads, block_rows, block_cols, relative)
 
 
-def _stress_upper(D, X, Z, grad, n_threads, block_rows, block_cols):
+def _stress_upper(D, X, Z, grad, n_threads, block_rows, block_cols, relative):
     """The stress driver of :func:`stress` (D is None: X's tiles) and
     :func:`stress_cached` (X is None: the packed cache D).  The value does not depend on
     the thread count; the gradient is bit-for-bit reproducible for a given thread count
@@ -193,7 +194,7 @@ def _stress_upper(D, X, Z, grad, n_threads, block_rows, block_cols):
         else:
             D, xs, tol_x = np.empty(0, Z.dtype), _row_aux(_SQEUCLIDEAN, X), noise_floor(X.dtype, X.shape[1])
         _k(_stress_sym)(D, X, xs, tol_x, use_cache, Z, zs, off, want_grad, gacc, wsum, part_num, part_den, br, bc,
-                    noise_floor(Z.dtype, k), nt)
+                    noise_floor(Z.dtype, k), bool(relative), nt)
         if want_grad:
             wsum, gacc = _sum_threads(wsum), _sum_threads(gacc)
         return _stress_result(part_num, part_den, Z, grad, wsum, gacc)
@@ -231,11 +232,11 @@ def stress_pack(X, out, *, n_threads, block_rows):
         _k(_stress_pack)(X, xs, out, off, br, noise_floor(X.dtype, X.shape[1]), nt)
 
 
-def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols):
+def stress_cached(D, Z, grad, *, n_threads, block_rows, block_cols, relative=False):
     """Stress of the packed distances D (see :func:`stress_pack`, same block_rows)
     against Z (n, k); fills grad (n, k) if given.  Returns the value, as :func:`stress`."""
     _require()
-    return _stress_upper(D, None, Z, grad, n_threads, block_rows, block_cols)
+    return _stress_upper(D, None, Z, grad, n_threads, block_rows, block_cols, relative)
 
 
 # ---------------------------------------------------------------- contrastive similarity

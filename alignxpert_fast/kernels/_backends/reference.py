@@ -123,13 +123,20 @@ def _distances(A, asq, r0, r1, c0, c1, tol, diag):
     return np.sqrt(dd)
 
 
-def _stress_tile(D, E, dtype):
-    """float64 sums of (D - E)^2 and D^2, the weights w = 1 - D / E (0 where E = 0)."""
+def _stress_tile(D, E, dtype, relative=False):
+    """float64 sums of v (D - E)^2 and v D^2, the weights w = v (1 - D / E) (0 where
+    E = 0), with the pair weight v = 1 or, relative, 1 / D^2 (0 where D = 0)."""
     diff = D.astype(np.float64) - E.astype(np.float64)
     W = np.zeros_like(D)
     np.divide(D, E, out=W, where=E > 0)
     W = np.where(E > 0, dtype.type(1) - W, dtype.type(0)).astype(dtype, copy=False)
-    return float(np.sum(diff * diff)), float(np.sum(D.astype(np.float64) ** 2)), W
+    if not relative:
+        return float(np.sum(diff * diff)), float(np.sum(D.astype(np.float64) ** 2)), W
+    V = np.zeros_like(D)
+    np.divide(dtype.type(1), D * D, out=V, where=D > 0)
+    W = (V * W).astype(dtype, copy=False)
+    V64 = V.astype(np.float64)
+    return float(np.sum(V64 * diff * diff)), float(np.sum(V64 * D.astype(np.float64) ** 2)), W
 
 
 def _finish(num, den, Z, grad, wsum, wz):
@@ -139,7 +146,7 @@ def _finish(num, den, Z, grad, wsum, wz):
     return value
 
 
-def _stress_body(X, Z, grad, *, n_threads, block_rows, block_cols):
+def _stress_body(X, Z, grad, *, n_threads, block_rows, block_cols, relative=False):
     """Normalized stress of X (n, d) vs Z (n, k) over all ordered pairs, tile by tile;
     fills grad (n, k) if given.  Returns the value."""
     n = X.shape[0]
@@ -156,7 +163,7 @@ def _stress_body(X, Z, grad, *, n_threads, block_rows, block_cols):
             c1 = min(n, c0 + block_cols)
             D = _distances(X, xn, r0, r1, c0, c1, tol_x, True)
             E = _distances(Z, zn, r0, r1, c0, c1, tol_z, True)
-            tnum, tden, W = _stress_tile(D, E, Z.dtype)
+            tnum, tden, W = _stress_tile(D, E, Z.dtype, relative)
             num += tnum
             den += tden
             wsum[r0:r1] += W.sum(axis=1, dtype=np.float64)
@@ -177,7 +184,7 @@ def _stress_pack_body(X, out, *, n_threads, block_rows):
         out[off[b]:off[b + 1]] = _distances(X, xn, r0, r1, r0, n, tol, True).ravel()
 
 
-def _stress_cached_body(D, Z, grad, *, n_threads, block_rows, block_cols):
+def _stress_cached_body(D, Z, grad, *, n_threads, block_rows, block_cols, relative=False):
     """Stress of the packed distances D (see :func:`stress_pack`) against Z (n, k);
     fills grad if given.  Returns the value, as :func:`stress`.
 
@@ -199,8 +206,8 @@ def _stress_cached_body(D, Z, grad, *, n_threads, block_rows, block_cols):
         Db = D[off[b]:off[b + 1]].reshape(rows, n - r0)
         E = _distances(Z, zn, r0, r1, r0, n, tol_z, True)
         # the diagonal square counts once, the tiles to its right for both orders
-        dnum, dden, Wd = _stress_tile(Db[:, :rows], E[:, :rows], Z.dtype)
-        rnum, rden, Wr = _stress_tile(Db[:, rows:], E[:, rows:], Z.dtype)
+        dnum, dden, Wd = _stress_tile(Db[:, :rows], E[:, :rows], Z.dtype, relative)
+        rnum, rden, Wr = _stress_tile(Db[:, rows:], E[:, rows:], Z.dtype, relative)
         num += dnum + 2.0 * rnum
         den += dden + 2.0 * rden
         W = np.concatenate([Wd, Wr], axis=1)
