@@ -168,6 +168,33 @@ def test_cca_init_starts_at_linear_cca(pairs):
         assert np.mean(np.sum(z**2, axis=1)) == pytest.approx(1.0, rel=1e-6)
 
 
+def test_cca_init_fills_columns_beyond_the_canonical_axes_with_pca(pairs):
+    """k above the canonical axes (k = 16, widths 12 / 6: 6 axes): the next min d_m = 6
+    columns hold each view's top principal axes, Procrustes-rotated onto view 0's, at
+    PCA_FILL times the CCA block's mean squared norm; the last 4 columns are small and random."""
+    from alignxpert_fast.alignment.init import PCA_FILL, init_projections as _init_projections
+
+    views, _ = pairs
+    Xs = [v.astype(np.float64) - v.mean(axis=0) for v in views]
+    W0 = _init_projections(Xs, 16, np.random.default_rng(0), "cca")
+    Z = [X @ W for X, W in zip(Xs, W0)]
+    blocks = [z[:, 6:12] for z in Z]
+    for X, z, b in zip(Xs, Z, blocks):
+        assert np.mean(np.sum(z[:, :6] ** 2, axis=1)) == pytest.approx(1.0, rel=1e-6)
+        assert np.mean(np.sum(b**2, axis=1)) == pytest.approx(PCA_FILL, rel=1e-6)
+        # the block spans the view's top 6 principal axes
+        _, _, Vt = np.linalg.svd(X, full_matrices=False)
+        top = X @ Vt[:6].T
+        resid = b - top @ np.linalg.lstsq(top, b, rcond=None)[0]
+        assert np.linalg.norm(resid) <= 1e-8 * np.linalg.norm(b)
+        tail = np.mean(np.sum(z[:, 12:] ** 2, axis=1))
+        assert 0 < tail < 1e-2
+    # Procrustes optimum: block 1's cross-product with block 0 is symmetric positive semidefinite
+    C = blocks[1].T @ blocks[0]
+    np.testing.assert_allclose(C, C.T, atol=1e-8 * np.abs(C).max())
+    assert np.linalg.eigvalsh(0.5 * (C + C.T)).min() >= -1e-8 * np.abs(C).max()
+
+
 def test_defaults_fit_early_stopping_and_score(pairs):
     views, _ = pairs
     est = AlignXpert(n_components=4, random_state=0, max_iter=20, n_landmarks=30).fit(views)
