@@ -64,8 +64,9 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         stress ``sqrt(mean_{i<j} ((D_ij - E_ij) / D_ij)^2)`` (:func:`alignxpert_fast.stress`
         with ``relative=True``), which weighs near pairs as much as far ones.  Measured on
         the quality datasets: ``"relative"`` lifts every digits-halves metric (MRR 0.333 vs
-        0.328, P@10 0.803 vs 0.787), keeps the synthetic data, the digits views and breast
-        cancer, and costs wine (MRR 0.222 vs 0.233); ``benchmarks/results/defaults_experiments.md``.
+        0.328, P@10 0.803 vs 0.787), is within 0.005 MRR on the synthetic data and the
+        digits views, equal on breast cancer, and on wine trades R@1 and transfer for R@10;
+        ``benchmarks/results/defaults_experiments.md``.
     feature_map : {"linear", "rbf", "poly", "linear+rbf"}, default="linear+rbf"
         ``"linear+rbf"``: ``[X, Nystroem_rbf(X)]``, so every linear solution stays reachable.
     n_landmarks : int, default=None
