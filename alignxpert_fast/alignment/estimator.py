@@ -84,7 +84,9 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         Adam initial step (decays as 1/sqrt(1 + t / (max_iter/10))).
     init : {"cca", "pca", "random"}, default="cca"
         "cca": regularized (generalized) CCA on the linear block of the features, axes
-        weighted by their squared correlation; "pca": the paper's PCA + Procrustes start.
+        weighted by their squared correlation; with k above the canonical axes, the next
+        columns start as each view's top principal axes (Procrustes-aligned); "pca": the
+        paper's PCA + Procrustes start.
     init_reg : float >= 0, default=1e-2
         Ridge of the CCA start (relative to each view's mean variance).
     early_stopping : bool, default=True
