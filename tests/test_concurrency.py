@@ -173,7 +173,7 @@ def test_blas_limit_reaches_openblas_in_a_worker_thread():
     seen = {}
 
     def probe():
-        with threads_mod.blas_threads(1):
+        with threads_mod.single_threaded_blas():
             seen["inside"] = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
 
     t = threading.Thread(target=probe)

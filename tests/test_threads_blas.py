@@ -12,7 +12,7 @@ def test_first_use_before_scipy_blas_still_limits_it():
         import sys
         assert "scipy.linalg" not in sys.modules
         from alignxpert_fast._utils import threads as _threads
-        with _threads.blas_threads(1):  # the controller's first use: SciPy's BLAS not loaded yet
+        with _threads.single_threaded_blas():  # the controller's first use: SciPy's BLAS not loaded yet
             pass
         from threadpoolctl import threadpool_info
         with _threads.single_threaded_blas():

@@ -128,15 +128,6 @@ def _free_blas_control():
         clear(force=True)
 
 
-def _set_limit(n):
-    with _blas_lock:
-        _free_blas_control()
-        try:
-            return _controller().limit(limits=n, user_api="blas")
-        finally:
-            _free_blas_control()
-
-
 def _restore(limiter):
     _free_blas_control()
     try:
@@ -168,17 +159,3 @@ def single_threaded_blas():
             if _blas_depth == 0:
                 _restore(_blas_limiter)
                 _blas_limiter = None
-
-
-@contextlib.contextmanager
-def blas_threads(n_threads):
-    """Limit every loaded BLAS to ``n_threads`` (resolved as ``effective_n_threads``) for
-    the NumPy products a caller runs itself (the objective's ``F @ W``), from any Python
-    thread.  Kernel calls inside still switch to one BLAS thread per tile
-    (:func:`single_threaded_blas`) and restore this limit after."""
-    limiter = _set_limit(effective_n_threads(n_threads))
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _restore(limiter)

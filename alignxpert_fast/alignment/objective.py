@@ -249,8 +249,8 @@ class AlignXpertObjective:
                 gZ[ell] -= dB
         stress_total = 0.0
         if self.alpha > 0:
+            relative = self.stress_kind == "relative"
             for m in range(M):
-                relative = self.stress_kind == "relative"
                 if caches is not None:
                     s, g = caches[m].stress_and_grad(Zs[m], relative=relative)
                 else:

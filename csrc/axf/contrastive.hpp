@@ -377,7 +377,7 @@ double contrastive(Kind kind, const KernelParams& p, double temperature, const T
     {
         const int tid = thread_id();
         T* C = tiles.data() + size_t(tid) * tile;
-        T* tcm = tcms.data() + size_t(tid) * size_t(bc);
+        T* tcm = tcms.data() + size_t(tid) * size_t(bc);  // column maxima, or (fixed) column groups
         double* rm = rms.data() + size_t(tid) * size_t(br);
         double* rs = rss.data() + size_t(tid) * size_t(br);
         double* cm = cms.data() + size_t(tid) * N;
