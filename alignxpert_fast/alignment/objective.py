@@ -222,9 +222,8 @@ class AlignXpertObjective:
         Zs = [rows_dot(F, W, matmul, nt) for F, W in zip(Fs, Ws)]
         def _usable(Z):
             # finite, and small enough that squared distances stay finite in Z's dtype
-            if not np.isfinite(np.sum(Z, dtype=np.float64)):
-                return False
-            amax = float(np.max(np.abs(Z))) if Z.size else 0.0
+            # (max and min propagate NaN, and the comparison with NaN is False)
+            amax = max(float(Z.max()), -float(Z.min())) if Z.size else 0.0
             return amax <= np.sqrt(np.finfo(Z.dtype).max / (4.0 * max(Z.shape[1], 1)))
 
         def _diverged():
@@ -235,7 +234,16 @@ class AlignXpertObjective:
 
         if not all(_usable(Z) for Z in Zs):
             return _diverged()
-        gZ = [np.zeros(Z.shape, dtype=np.float64) for Z in Zs]
+        # dL/dZ_m, summed in Z's dtype (the similarity and stress kernels return it; the
+        # feature products below take it): a few terms per modality, no float64 round trip
+        gZ = [None] * len(Zs)
+
+        def add(m, term, weight):
+            if gZ[m] is None:
+                gZ[m] = np.multiply(term, weight, dtype=self.dtype)
+            else:
+                gZ[m] += np.multiply(term, weight, dtype=self.dtype)
+
         sim_total = 0.0
         M = len(Zs)
         for m in range(M):
@@ -245,14 +253,14 @@ class AlignXpertObjective:
                 except NonFiniteLogits:
                     return _diverged()
                 sim_total += S
-                gZ[m] -= dA
-                gZ[ell] -= dB
+                add(m, dA, -1.0)
+                add(ell, dB, -1.0)
         stress_total = 0.0
         if self.alpha > 0:
             relative = self.stress_kind == "relative"
             for m in range(M):
-                if caches is not None:
-                    s, g = caches[m].stress_and_grad(Zs[m], relative=relative)
+                if caches is not None:  # Z_m formed and checked above: no re-validation
+                    s, g = caches[m].stress_and_grad_checked(Zs[m], relative)
                 else:
                     s, g = stress_and_grad(Xs[m], Zs[m], relative=relative, n_threads=self.n_threads,
                                            backend=self.backend)
@@ -260,14 +268,15 @@ class AlignXpertObjective:
                     g = (2.0 * s) * g
                     s = s * s
                 stress_total += s
-                gZ[m] += self.alpha * g
+                add(m, g, self.alpha)
         penalty = 0.0
         grads = []
         for F, W, g in zip(Fs, Ws, gZ):
             W64 = W.astype(np.float64, copy=False)
-            penalty += float(np.sum(W64 * W64))
-            gW = rows_tdot(F, g.astype(self.dtype, copy=False), matmul, nt).astype(np.float64, copy=False)
-            grads.append(gW + (2.0 * self.lam) * W64)
+            penalty += float(np.dot(W64.ravel(), W64.ravel()))
+            gW = rows_tdot(F, g, matmul, nt).astype(np.float64, copy=False)
+            gW += (2.0 * self.lam) * W64
+            grads.append(gW)
         value = -sim_total + self.lam * penalty + self.alpha * stress_total
         self.last_terms = {"loss": value, "similarity": sim_total, "stress": stress_total, "penalty": penalty}
         return value, grads
