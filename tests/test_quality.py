@@ -122,6 +122,28 @@ def test_residual_map_keeps_the_inputs_and_round_trips(pairs):
     np.testing.assert_allclose(back.transform(X), F, rtol=1e-9, atol=1e-12)
 
 
+def test_default_rbf_widths_of_the_standalone_and_residual_maps(pairs):
+    """gamma=None: 1 / mean squared distance for a standalone rbf map, RESIDUAL_GAMMA_SCALE
+    (4) times that for the rbf block next to the identity; an explicit gamma wins in both,
+    and the width round-trips through the saved state."""
+    from alignxpert_fast.alignment.feature_maps import RESIDUAL_GAMMA_SCALE, NystroemMap
+
+    X = pairs[0][0].astype(np.float64)
+    Xc = X - X.mean(axis=0)
+    mean_sq_dist = 2.0 * np.mean(np.sum(Xc * Xc, axis=1))  # mean over all ordered pairs (i, j)
+    alone = NystroemMap("rbf", n_landmarks=20, random_state=0).fit(X)
+    assert alone.gamma_ == pytest.approx(1.0 / mean_sq_dist, rel=1e-12)
+    residual = ResidualMap(n_landmarks=20, random_state=0).fit(X)
+    assert RESIDUAL_GAMMA_SCALE == 4.0
+    assert residual.nystroem_.gamma_ == pytest.approx(RESIDUAL_GAMMA_SCALE / mean_sq_dist, rel=1e-12)
+    assert ResidualMap(n_landmarks=20, gamma=0.3, random_state=0).fit(X).nystroem_.gamma_ == 0.3
+    # the class default is untouched by a residual map's setting
+    assert NystroemMap("rbf", n_landmarks=20, random_state=0).fit(X).gamma_ == alone.gamma_
+    back = map_from_state(*residual.get_state())
+    assert back.nystroem_.gamma_ == residual.nystroem_.gamma_
+    np.testing.assert_allclose(back.transform(X), residual.transform(X), rtol=1e-9, atol=1e-12)
+
+
 # ------------------------------------------------------------ squared stress
 def test_squared_stress_value_and_gradient(pairs):
     views, _ = pairs

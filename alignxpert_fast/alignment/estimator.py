@@ -72,7 +72,9 @@ class AlignXpert(TransformerMixin, BaseEstimator):
     n_landmarks : int, default=None
         Nyström landmarks (None: min(n, 700), see ``feature_maps.DEFAULT_LANDMARKS``).
     map_gamma, map_degree, map_coef0 : Nyström kernel parameters (map_gamma=None:
-        1/mean squared distance for rbf, 1/mean squared norm for poly, on scaled inputs).
+        1/mean squared distance for rbf (0.5 on scaled inputs), 4/mean squared distance for
+        the rbf block of "linear+rbf" (2.0; ``feature_maps.RESIDUAL_GAMMA_SCALE``),
+        1/mean squared norm for poly, on scaled inputs).
     solver : {"auto", "lbfgs", "adam"}, default="auto"
     max_iter : int, default=None
         Iterations (L-BFGS) or steps (Adam); None: 200 (lbfgs) or 2000 (adam).
