@@ -63,10 +63,10 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         The paper's normalized stress, its square (smooth at zero stress), or the relative
         stress ``sqrt(mean_{i<j} ((D_ij - E_ij) / D_ij)^2)`` (:func:`alignxpert_fast.stress`
         with ``relative=True``), which weighs near pairs as much as far ones.  Measured on
-        the quality datasets: ``"relative"`` lifts every digits-halves metric (MRR 0.333 vs
-        0.328, P@10 0.803 vs 0.787), is within 0.005 MRR on the synthetic data and the
-        digits views, equal on breast cancer, and on wine trades R@1 and transfer for R@10;
-        ``benchmarks/results/defaults_experiments.md``.
+        the quality datasets against the defaults: within 0.004 on every digits metric
+        (slightly above: digits-halves MRR 0.351 vs 0.347), equal on breast cancer, the
+        synthetic MRR 0.346 vs 0.342 but its transfer 0.783 vs 0.794, and wine's R@1 0.079
+        vs 0.097; ``benchmarks/results/defaults_experiments.md``.
     feature_map : {"linear", "rbf", "poly", "linear+rbf"}, default="linear+rbf"
         ``"linear+rbf"``: ``[X, Nystroem_rbf(X)]``, so every linear solution stays reachable.
     n_landmarks : int, default=None
