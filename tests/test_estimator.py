@@ -288,11 +288,60 @@ def test_save_load_round_trip(views2, tmp_path, kw):
     assert loaded.get_params() == est.get_params()
     for a, b in zip(loaded.transform(views2), est.transform(views2)):
         np.testing.assert_array_equal(a, b)
-    for attr in ("n_components_", "gamma_", "n_iter_", "loss_curve_", "history_", "scales_", "solver_",
+    for attr in ("n_components_", "gamma_", "init_reg_", "n_iter_", "loss_curve_", "history_", "scales_", "solver_",
                  "n_features_in_", "stop_reason_", "dimension_search_"):
         assert getattr(loaded, attr) == getattr(est, attr), attr
     with np.load(path, allow_pickle=False) as data:  # nothing needs pickle
         assert "__meta__" in data.files
+
+
+def test_init_reg_auto_uses_the_one_standard_error_rule(views2):
+    """init_reg="auto": the start of each ridge of INIT_REG_GRID is scored on the
+    early-stopping split; the largest ridge within one standard error of the best start's
+    held-out MRR is used (init_reg_), and the fit then equals a fit with that ridge given
+    explicitly except for the random numbers the choice draws.  Without a validation
+    split the fallback ridge is used; an explicit ridge is kept as given."""
+    import alignxpert_fast.alignment.fitting as fitting
+    from alignxpert_fast.alignment.init import INIT_REG_FALLBACK, INIT_REG_GRID
+
+    seen = []
+    original = fitting.heldout_mrr_and_se
+
+    def spy(Fval, Ws, metric):
+        out = original(Fval, Ws, metric)
+        seen.append(out)
+        return out
+
+    fitting.heldout_mrr_and_se = spy
+    try:
+        est = AlignXpert(n_components=5, **FAST).fit(views2)
+    finally:
+        fitting.heldout_mrr_and_se = original
+    assert est.get_params()["init_reg"] == "auto"
+    assert len(seen) == len(INIT_REG_GRID)
+    best_score, best_se = max(seen)
+    expected = max(r for r, (score, _) in zip(INIT_REG_GRID, seen) if score >= best_score - best_se)
+    assert est.init_reg_ == expected
+    assert all(se > 0 for _, se in seen)
+    # the start kept is the chosen ridge's: the early-stopping record starts at its score
+    assert est.validation_scores_[0][1] == pytest.approx(dict(zip(INIT_REG_GRID, seen))[expected][0], rel=1e-6)
+    assert AlignXpert(n_components=5, early_stopping=False, **FAST).fit(views2).init_reg_ == INIT_REG_FALLBACK
+    assert AlignXpert(n_components=5, init_reg=0.3, **FAST).fit(views2).init_reg_ == 0.3
+    assert AlignXpert(n_components=5, init="pca", **FAST).fit(views2).init_reg_ is None
+
+
+def test_heldout_mrr_and_se_matches_the_mrr_and_a_direct_standard_error(views2):
+    from alignxpert_fast.alignment.fitting import heldout_mrr, heldout_mrr_and_se
+    from alignxpert_fast.metrics import match_ranks
+
+    rng = np.random.default_rng(0)
+    Fs = [np.asarray(v[:40], dtype=np.float64) for v in views2]
+    Ws = [rng.standard_normal((F.shape[1], 3)) for F in Fs]
+    mrr, se = heldout_mrr_and_se(Fs, Ws, "cosine")
+    assert mrr == pytest.approx(heldout_mrr(Fs, Ws, "cosine"), rel=1e-12)
+    Zs = [F @ W for F, W in zip(Fs, Ws)]
+    rr = 0.5 * (1.0 / match_ranks(Zs[0], Zs[1]) + 1.0 / match_ranks(Zs[1], Zs[0]))
+    assert se == pytest.approx(np.std(rr) / np.sqrt(40), rel=1e-12)
 
 
 def test_load_rejects_other_files(tmp_path):
@@ -320,6 +369,8 @@ BAD_FIT = [
     (lambda v: v, {"alpha": -1}, ValueError, "alpha must be >= 0"),
     (lambda v: v, {"gamma": 0}, ValueError, "gamma must be > 0"),
     (lambda v: v, {"random_state": "seed"}, TypeError, "random_state must be"),
+    (lambda v: v, {"init_reg": "tuned"}, ValueError, "init_reg must be a float >= 0 or 'auto'"),
+    (lambda v: v, {"init_reg": -0.1}, ValueError, "init_reg must be >= 0"),
     (lambda v: [v[0], np.ones_like(v[1])], {}, ValueError, r"views\[1\] has all rows identical"),
 ]
 

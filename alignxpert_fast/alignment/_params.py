@@ -74,6 +74,10 @@ def check_param(name, value):
         return value
     if name == "dimension_grid":
         return check_dimension_grid(value)
+    if name == "init_reg" and isinstance(value, str):
+        if value != "auto":
+            raise ValueError(f"init_reg must be a float >= 0 or 'auto', got {value!r}")
+        return value
     rule = dict(_SCALARS[name])
     if rule.pop("optional", False) and value is None:
         return None

@@ -13,10 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .._utils.threads import effective_n_threads
-from ..evaluation.metrics import cross_modal_mrr
+from ..evaluation.metrics import cross_modal_mrr, match_ranks
 from .dimension_search import retrieval_metric
 from .feature_maps import make_feature_map
-from .init import INIT_SAMPLES, default_gamma, fit_scaling, init_projections, output_scale, scale_rows, subsample
+from .init import (INIT_REG_FALLBACK, INIT_REG_GRID, INIT_SAMPLES, default_gamma, fit_scaling, init_projections,
+                   output_scale, scale_rows, subsample)
 from .objective import AlignXpertObjective
 from .optim import minimize_adam, minimize_lbfgs
 from .rowmap import RowMap
@@ -29,6 +30,16 @@ EARLY_STOPPING_EVERY = 5  # iterations between held-out checks
 def heldout_mrr(Fval, Ws, metric):
     """Held-out cross-modal MRR (mean over ordered modality pairs) of projections Ws."""
     return cross_modal_mrr([F @ np.asarray(W, dtype=F.dtype) for F, W in zip(Fval, Ws)], metric=metric)
+
+
+def heldout_mrr_and_se(Fval, Ws, metric):
+    """(held-out cross-modal MRR, its standard error): each held-out item's reciprocal rank
+    averaged over the ordered modality pairs, then the mean and std / sqrt(n) of those."""
+    Zs = [F @ np.asarray(W, dtype=F.dtype) for F, W in zip(Fval, Ws)]
+    M = len(Zs)
+    rr = np.mean([1.0 / np.asarray(match_ranks(Zs[a], Zs[b], metric=metric), dtype=np.float64)
+                  for a in range(M) for b in range(M) if a != b], axis=0)
+    return float(np.mean(rr)), float(np.std(rr) / np.sqrt(max(rr.size, 1)))
 
 
 class EarlyStopping:
@@ -66,12 +77,28 @@ class EarlyStopping:
             self._check(n_iter, params)
 
 
-def _start(est, Fs, k, rng, kern, n_linear):
-    """(W0, gamma): the configured start and the similarity gamma on features Fs."""
-    W0 = init_projections(Fs, k, rng, est.init, n_linear, est.init_reg)
+def _start(est, Fs, k, rng, kern, n_linear, Fval=None):
+    """(W0, gamma, ridge): the configured start, the similarity gamma on features Fs and the
+    CCA start's ridge (None for the other starts).  ``init_reg="auto"`` with held-out
+    features ``Fval``: of the starts with each ridge of ``INIT_REG_GRID`` (drawn with the
+    same random numbers), the largest ridge whose held-out MRR is within one standard error
+    of the best one's (the one-standard-error rule)."""
+    reg = est.init_reg
+    if est.init == "cca" and reg == "auto" and Fval is not None:
+        seed = int(rng.integers(2**31 - 1))
+        cands = []
+        for r in INIT_REG_GRID:
+            W = init_projections(Fs, k, np.random.default_rng(seed), "cca", n_linear, r)
+            cands.append((r, W) + heldout_mrr_and_se(Fval, W, retrieval_metric(kern)))
+        best = max(cands, key=lambda c: c[2])
+        reg, W0 = next((r, W) for r, W, score, _ in sorted(cands, key=lambda c: -c[0])
+                       if score >= best[2] - best[3])
+    else:
+        reg = INIT_REG_FALLBACK if reg == "auto" else float(reg)
+        W0 = init_projections(Fs, k, rng, est.init, n_linear, reg)
     gamma = float(est.gamma) if est.gamma is not None else default_gamma(
         Fs, W0, kernel=kern, similarity=est.similarity, alpha=est.alpha, rng=rng)
-    return W0, gamma
+    return W0, gamma, (reg if est.init == "cca" else None)
 
 
 def _run(est, Fs, targets, W0, gamma, k, rng, kern, solver, callbacks, max_iter=None, sampler=None):
@@ -167,15 +194,16 @@ def fit_fixed_k(est, Xs, k, rng, callbacks=None):
         val, rest = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         Fr = [np.ascontiguousarray(F[rest]) for F in Fs]
         Tr = [np.ascontiguousarray(X[rest]) for X in targets]
-        W0, gamma = _start(est, Fr, k, rng, kern, n_linear)
-        stopper = EarlyStopping([F[val] for F in Fs], W0, retrieval_metric(kern), est.n_iter_no_change)
+        Fval = [F[val] for F in Fs]
+        W0, gamma, reg = _start(est, Fr, k, rng, kern, n_linear, Fval)
+        stopper = EarlyStopping(Fval, W0, retrieval_metric(kern), est.n_iter_no_change)
         res = _run(est, Fr, Tr, W0, gamma, k, rng, kern, solver, cbs + [stopper])
         stopper.finish(res.n_iter, res.params)
         record.update(validation_scores_=stopper.scores, best_iteration_=stopper.best_iteration,
                       validation_score_=stopper.best_score, early_stopping_iterations_=int(res.n_iter))
         res.params = stopper.best_params
     else:
-        W0, gamma = _start(est, Fs, k, rng, kern, n_linear)
+        W0, gamma, reg = _start(est, Fs, k, rng, kern, n_linear)
         res = _run(est, Fs, targets, W0, gamma, k, rng, kern, solver, cbs, sampler=sampler)
     if res.stop_reason == "nonfinite":
         warnings.warn(
@@ -193,5 +221,5 @@ def fit_fixed_k(est, Xs, k, rng, callbacks=None):
         "n_features_in_": [int(X.shape[1]) for X in Xs], "n_features_mapped_": [int(F.shape[1]) for F in Fs],
         "n_iter_": int(res.n_iter), "loss_": float(res.loss), "loss_curve_": list(res.loss_curve),
         "history_": {t: list(v) for t, v in res.history.items()}, "stop_reason_": res.stop_reason,
-        "converged_": bool(res.converged), "fit_time_": time.perf_counter() - t0, **record,
+        "converged_": bool(res.converged), "fit_time_": time.perf_counter() - t0, "init_reg_": reg, **record,
     }

@@ -47,7 +47,8 @@ def save(est, path):
         "fitted": {
             "n_modalities": est.n_modalities_, "n_features_in": est.n_features_in_,
             "n_features_mapped": est.n_features_mapped_, "n_components": est.n_components_,
-            "scales": est.scales_, "output_scale": est.output_scale_, "gamma": est.gamma_, "solver": est.solver_,
+            "scales": est.scales_, "output_scale": est.output_scale_, "gamma": est.gamma_,
+            "init_reg": getattr(est, "init_reg_", None), "solver": est.solver_,
             "n_iter": est.n_iter_,
             "loss": est.loss_, "stop_reason": est.stop_reason_, "converged": est.converged_,
             "fit_time": est.fit_time_, "dimension_search": est.dimension_search_, "feature_maps": maps_meta,
@@ -203,6 +204,11 @@ def _restore(cls, meta, arrays):
     _need(gamma is None or (isinstance(gamma, (int, float)) and np.isfinite(gamma) and gamma > 0),
           f"fitted['gamma'] must be a number > 0 or null, got {gamma!r}")
     est.gamma_ = gamma
+    init_reg = f.get("init_reg")  # files before init_reg="auto" have none
+    _need(init_reg is None or (isinstance(init_reg, (int, float)) and not isinstance(init_reg, bool)
+                               and np.isfinite(init_reg) and init_reg >= 0),
+          f"fitted['init_reg'] must be a number >= 0 or null, got {init_reg!r}")
+    est.init_reg_ = init_reg
     est.solver_ = _get(f, "solver", str, "fitted")
     est.n_iter_ = int(_get(f, "n_iter", float, "fitted"))
     est.loss_ = float(_get(f, "loss", float, "fitted"))
