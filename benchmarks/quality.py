@@ -41,6 +41,20 @@ def datasets():
     # datasets the defaults were chosen on; benchmarks/results/defaults_experiments.md)
     d["breast_cancer_mean_se"] = load_breast_cancer_views(groups=("mean", "se"))
     d["breast_cancer_se_worst"] = load_breast_cancer_views(groups=("se", "worst"))
+    # more extras of the same kind: digits top / bottom halves, iris sepal / petal, wine's
+    # first 7 / last 6 standardized columns
+    from sklearn.datasets import load_digits, load_iris, load_wine
+    dg = load_digits()
+    img = dg.images.astype(np.float32)
+    d["digits_top_bottom"] = ([img[:, :4, :].reshape(len(img), -1).copy(), img[:, 4:, :].reshape(len(img), -1).copy()],
+                              dg.target)
+    ir = load_iris()
+    X = ir.data.astype(np.float32)
+    d["iris_sepal_petal"] = ([X[:, :2].copy(), X[:, 2:].copy()], ir.target)
+    w = load_wine()
+    X = w.data.astype(np.float32)
+    X = (X - X.mean(0)) / X.std(0)
+    d["wine_first_last"] = ([X[:, :7].copy(), X[:, 7:].copy()], w.target)
     return d
 
 def split(n, seed, test=0.3):
