@@ -34,8 +34,10 @@ def brute_scores(Q, G, metric):
 
 
 def brute_ranks(Q, G, metric):
+    """Pair-loop oracle: 1 + the gallery rows other than the match scoring at least as high."""
     S = brute_scores(Q, G, metric)
-    return 1 + (S > np.diag(S)[:, None]).sum(axis=1)
+    n = S.shape[0]
+    return np.array([1 + sum(S[i, j] >= S[i, i] for j in range(S.shape[1]) if j != i) for i in range(n)])
 
 
 @pytest.fixture
@@ -61,6 +63,28 @@ def test_ranks_recall_mrr_match_brute_force(pair, metric, block_rows):
 def test_perfect_alignment_scores_one(pair):
     A, _ = pair
     assert recall_at_k(A, A, 1) == 1.0 and mean_reciprocal_rank(A, A, metric="euclidean") == 1.0
+
+
+@pytest.mark.parametrize("block_rows", [1, 4, None])
+def test_ties_count_against_the_match(block_rows):
+    """A degenerate embedding must not score well: constant rows rank every match last,
+    k = 1 under cosine (every score +-1) ranks each match after all rows on its side, and
+    a duplicated gallery row shares the match's place (the later rank)."""
+    n = 9
+    const = np.ones((n, 3))
+    np.testing.assert_array_equal(match_ranks(const, const, block_rows=block_rows), np.full(n, n))
+    assert recall_at_k(const, const, 1, block_rows=block_rows) == 0.0
+    assert mean_reciprocal_rank(const, const, metric="euclidean", block_rows=block_rows) == pytest.approx(1 / n)
+    one_d = np.array([[1.0], [2.0], [-1.0], [3.0], [-0.5]])
+    np.testing.assert_array_equal(match_ranks(one_d, one_d, block_rows=block_rows), [3, 3, 2, 3, 2])
+    np.testing.assert_array_equal(match_ranks(one_d, one_d, block_rows=block_rows), brute_ranks(one_d, one_d, "cosine"))
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((6, 4))
+    G = A.copy()
+    G[4] = G[1]  # gallery row 4 duplicates row 1: queries 1 and 4 tie between them
+    ranks = match_ranks(A, G, metric="euclidean", block_rows=block_rows)
+    np.testing.assert_array_equal(ranks, brute_ranks(A, G, "euclidean"))
+    assert ranks[1] >= 2 and ranks[0] == 1
 
 
 def test_float32_input(pair):

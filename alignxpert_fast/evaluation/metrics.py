@@ -10,9 +10,13 @@ blocks of the queries (``block_rows`` from ``working_memory`` unless given):
 - ``metric="euclidean"``: minus the squared Euclidean distance;
 - ``metric="dot"``: the inner product.
 
-Ranks: the rank of query i's match is ``1 + #{j : score_ij > score_ii}``, so ties with
-the match are broken in its favour.  :func:`label_precision_at_k` takes the top k per
-block with ``np.argpartition`` (ties at the k-th place broken arbitrarily).
+Ranks: the rank of query i's match is ``#{j : score_ij >= score_ii}`` (the match
+included), so ties with the match count against it: a degenerate embedding (constant
+rows, or k = 1 under cosine, where every score is +-1) ranks its matches last among the
+ties instead of first, and cannot score a high recall or MRR (a model selection on these
+metrics, e.g. ``n_components="auto"``, would otherwise prefer it).  Continuous
+embeddings almost never tie.  :func:`label_precision_at_k` takes the top k per block
+with ``np.argpartition`` (ties at the k-th place broken arbitrarily).
 
 Memory: O(block_rows * n_gallery) float64 per block plus a float64 copy of both inputs;
 n = 100000 queries against 100000 gallery rows never allocate n x n.
@@ -116,7 +120,8 @@ def _ranks(Q, s0, G, gsq, metric, br):
         S = _scores(Q[s:e], G, gsq, metric)
         r = np.arange(e - s)
         true = S[r, s0 + s + r]
-        ranks[s:e] = 1 + np.count_nonzero(S > true[:, None], axis=1)
+        # the match counts itself; a NaN score (a non-finite dask chunk) ranks last
+        ranks[s:e] = np.where(np.isnan(true), G.shape[0], np.count_nonzero(S >= true[:, None], axis=1))
     return ranks
 
 
