@@ -298,9 +298,9 @@ def test_save_load_round_trip(views2, tmp_path, kw):
 def test_init_reg_auto_uses_the_one_standard_error_rule(views2):
     """init_reg="auto": the start of each ridge of INIT_REG_GRID is scored on the
     early-stopping split; the largest ridge within one standard error of the best start's
-    held-out MRR is used (init_reg_), and the fit then equals a fit with that ridge given
-    explicitly except for the random numbers the choice draws.  Without a validation
-    split the fallback ridge is used; an explicit ridge is kept as given."""
+    held-out MRR is used (init_reg_), and its start is the one early stopping scores
+    first.  Without a validation split the fallback ridge is used; an explicit ridge is
+    kept as given."""
     import alignxpert_fast.alignment.fitting as fitting
     from alignxpert_fast.alignment.init import INIT_REG_FALLBACK, INIT_REG_GRID
 
@@ -330,6 +330,34 @@ def test_init_reg_auto_uses_the_one_standard_error_rule(views2):
     assert AlignXpert(n_components=5, init="pca", **FAST).fit(views2).init_reg_ is None
 
 
+@pytest.mark.parametrize("scores, expected", [
+    ([(0.50, 0.02), (0.51, 0.02), (0.52, 0.02)], 1e-2),   # all within one SE of the best: largest ridge
+    ([(0.40, 0.02), (0.50, 0.02), (0.51, 0.02)], 1e-3),   # 1e-2 too far below, 1e-3 within
+    ([(0.40, 0.01), (0.45, 0.01), (0.60, 0.01)], 1e-4),   # only the smallest ridge is good enough
+    ([(0.40, 0.05), (0.60, 0.01), (0.55, 0.01)], 1e-3),   # the best's own SE decides, not the others'
+])
+def test_init_reg_auto_choice_on_given_scores(views2, monkeypatch, scores, expected):
+    """The one-standard-error rule on constructed held-out scores (one per ridge of
+    INIT_REG_GRID = 1e-2, 1e-3, 1e-4), through the fit's own _start."""
+    import alignxpert_fast.alignment.fitting as fitting
+    from alignxpert_fast.alignment.init import INIT_REG_GRID
+
+    assert INIT_REG_GRID == (1e-2, 1e-3, 1e-4)
+    it = iter(scores)
+    monkeypatch.setattr(fitting, "heldout_mrr_and_se", lambda Fval, Ws, metric: next(it))
+    est = AlignXpert(n_components=4, **FAST)
+    Fs = [np.asarray(v[:80], dtype=np.float64) for v in views2]
+    Fval = [np.asarray(v[80:], dtype=np.float64) for v in views2]
+    W0, gamma, reg = fitting._start(est, Fs, 4, np.random.default_rng(0), "cosine", [F.shape[1] for F in Fs], Fval)
+    assert reg == expected
+    # the start returned is the one built with that ridge
+    from alignxpert_fast.alignment.init import init_projections
+    seed = int(np.random.default_rng(0).integers(2**31 - 1))
+    W_expected = init_projections(Fs, 4, np.random.default_rng(seed), "cca", [F.shape[1] for F in Fs], expected)
+    for a, b in zip(W0, W_expected):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_heldout_mrr_and_se_matches_the_mrr_and_a_direct_standard_error(views2):
     from alignxpert_fast.alignment.fitting import heldout_mrr, heldout_mrr_and_se
     from alignxpert_fast.metrics import match_ranks
@@ -342,6 +370,11 @@ def test_heldout_mrr_and_se_matches_the_mrr_and_a_direct_standard_error(views2):
     Zs = [F @ W for F, W in zip(Fs, Ws)]
     rr = 0.5 * (1.0 / match_ranks(Zs[0], Zs[1]) + 1.0 / match_ranks(Zs[1], Zs[0]))
     assert se == pytest.approx(np.std(rr) / np.sqrt(40), rel=1e-12)
+    # three modalities: the mean over the six ordered pairs
+    Fs3 = Fs + [Fs[0][:, :4] + 0.1]
+    Ws3 = Ws + [rng.standard_normal((4, 3))]
+    mrr3, se3 = heldout_mrr_and_se(Fs3, Ws3, "cosine")
+    assert mrr3 == pytest.approx(heldout_mrr(Fs3, Ws3, "cosine"), rel=1e-12) and se3 > 0
 
 
 def test_load_rejects_other_files(tmp_path):

@@ -81,10 +81,10 @@ def test_ties_count_against_the_match(block_rows):
     rng = np.random.default_rng(3)
     A = rng.standard_normal((6, 4))
     G = A.copy()
-    G[4] = G[1]  # gallery row 4 duplicates row 1: queries 1 and 4 tie between them
+    G[4] = G[1]  # gallery row 4 duplicates row 1: each of the two ties with the other
     ranks = match_ranks(A, G, metric="euclidean", block_rows=block_rows)
     np.testing.assert_array_equal(ranks, brute_ranks(A, G, "euclidean"))
-    assert ranks[1] >= 2 and ranks[0] == 1
+    assert ranks[1] == 2 and ranks[4] >= 2 and ranks[0] == 1
 
 
 def test_float32_input(pair):

@@ -119,6 +119,33 @@ def test_edited_header(saved, tmp_path, edit, match):
     _fails(_write(tmp_path, _edit_meta(_members(saved["raw"]), edit)), match)
 
 
+def _old_format(meta, init_reg):
+    """The header a format-2 file (before init_reg="auto") would have."""
+    meta["format_version"] = 2
+    meta["fitted"].pop("init_reg")
+    meta["params"]["init_reg"] = init_reg
+
+
+@pytest.mark.parametrize("init, expected", [("cca", 0.05), ("pca", None)])
+def test_format_2_file_reports_the_ridge_its_start_used(saved, tmp_path, init, expected):
+    """A file from before init_reg="auto" has no fitted ridge: a CCA start used the float
+    of its params, the other starts none; it transforms as before."""
+    def edit(meta):
+        _old_format(meta, 0.05)
+        meta["params"]["init"] = init
+
+    est = AlignXpert.load(_write(tmp_path, _edit_meta(_members(saved["raw"]), edit)))
+    assert est.init_reg_ == expected and est.init_reg == 0.05
+    for a, b in zip(est.transform(saved["views"]), saved["est"].transform(saved["views"])):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("value", ["auto", -1.0, float("nan"), True])
+def test_bad_fitted_init_reg(saved, tmp_path, value):
+    _fails(_write(tmp_path, _edit_meta(_members(saved["raw"]), lambda m: m["fitted"].update(init_reg=value))),
+           "init_reg")
+
+
 def test_header_that_is_not_a_json_object(saved, tmp_path):
     members = _members(saved["raw"])
     for text, match in ((b"[1, 2, 3]", "must be a JSON object"), (b"{not json", "not valid JSON"),

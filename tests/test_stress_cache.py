@@ -304,3 +304,35 @@ def test_cache_from_dissimilarities_keeps_float32_and_rejects_bad_input():
                        (pdist(D)[:-1], "condensed"), (D[:, :5], "square")]:
         with pytest.raises(ValueError, match=match):
             axf.StressCache.from_dissimilarities(bad)
+
+
+@pytest.mark.parametrize("relative", [False, True])
+@pytest.mark.parametrize("size", ["plain", "tiny", "huge"])
+def test_checked_entry_matches_the_public_one(relative, size, backend, dtype, rng):
+    """StressCache.stress_and_grad_checked (the objective's entry: no input checks) returns
+    what stress_and_grad returns, bit for bit, on the cache's scale and when Z is too small
+    or too large for it (the uncached fallback on the kept X); a cache of dissimilarities
+    refuses the fallback with the public entry's message."""
+    # max |Z| after scaling: "huge" lies above the cache's bound sqrt(max / (16 k)) and below
+    # the uncached kernels' sqrt(max / (4 k)) (float32 Z runs uncached in float64)
+    big = np.dtype(dtype) == np.float64
+    target = {"plain": None, "tiny": 1e-160 if big else 1e-20, "huge": 3e153 if big else 4e18}[size]
+    if relative and big and size == "huge":
+        # relative distortions of ~1e153 per pair: their sum of squares overflows float64
+        pytest.skip("the relative stress of a Z 1e153 times X is not representable")
+    X = make_data(rng, 40, 5, dtype)
+    Z = make_data(rng, 40, 3, dtype)
+    if target is not None:
+        Z = np.ascontiguousarray((Z / np.abs(Z).max()) * np.dtype(dtype).type(target))
+    cache = axf.StressCache(X, backend=backend, block_rows=16)
+    value, grad = cache.stress_and_grad_checked(Z, relative)
+    pvalue, pgrad = cache.stress_and_grad(Z, relative=relative)
+    assert value == pvalue and grad.dtype == dtype
+    np.testing.assert_array_equal(grad, pgrad)
+    if size != "plain":
+        D = np.sqrt(((X[:, None, :].astype(np.float64) - X[None, :, :]) ** 2).sum(-1))
+        dcache = axf.StressCache.from_dissimilarities(D.astype(dtype), backend=backend)
+        with pytest.raises(ValueError, match="too small or too large"):
+            dcache.stress_and_grad(Z, relative=relative)
+        with pytest.raises(ValueError, match="too small or too large"):
+            dcache.stress_and_grad_checked(Z, relative)

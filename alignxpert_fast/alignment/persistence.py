@@ -13,7 +13,10 @@ from .optim import TERMS
 __all__ = ["save", "load"]
 
 _FORMAT = "alignxpert_fast.AlignXpert"
-_FORMAT_VERSION = 2  # 2: output_scale; version 1 files load with output_scale 1
+# 2: output_scale (version 1 files load with output_scale 1); 3: params may hold
+# init_reg="auto" and "fitted" the ridge used (older files: the float init_reg of their
+# params when init="cca", else None)
+_FORMAT_VERSION = 3
 
 
 def save(est, path):
@@ -204,7 +207,10 @@ def _restore(cls, meta, arrays):
     _need(gamma is None or (isinstance(gamma, (int, float)) and np.isfinite(gamma) and gamma > 0),
           f"fitted['gamma'] must be a number > 0 or null, got {gamma!r}")
     est.gamma_ = gamma
-    init_reg = f.get("init_reg")  # files before init_reg="auto" have none
+    init_reg = f.get("init_reg")
+    if init_reg is None and "init_reg" not in f and params.get("init", "cca") == "cca":
+        # a file from before init_reg="auto": the CCA start used the float of its params
+        init_reg = params.get("init_reg", 1e-2)
     _need(init_reg is None or (isinstance(init_reg, (int, float)) and not isinstance(init_reg, bool)
                                and np.isfinite(init_reg) and init_reg >= 0),
           f"fitted['init_reg'] must be a number >= 0 or null, got {init_reg!r}")
