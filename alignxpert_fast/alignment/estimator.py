@@ -95,8 +95,9 @@ class AlignXpert(TransformerMixin, BaseEstimator):
         a start, and the largest one whose held-out MRR is within one standard error of the
         best start's is kept (the one-standard-error rule); otherwise 1e-2.  The ridge used
         is ``init_reg_``.  The early-stopping split both chooses the start and scores the
-        iterations, so ``validation_score_`` is slightly optimistic.  On the quality datasets it keeps 1e-2 on the digits, synthetic
-        and wine data and picks 1e-4 on breast cancer (MRR 0.780 vs 0.612 at 1e-2);
+        iterations, so ``validation_score_`` is slightly optimistic.  On the quality
+        datasets it keeps 1e-2 on the digits, synthetic and wine data and picks 1e-4 on
+        breast cancer (MRR 0.780 vs 0.612 at 1e-2);
         ``benchmarks/results/defaults_experiments.md``.
     early_stopping : bool, default=True
         Full batch: hold out ``validation_fraction`` of the pairs, fit on the rest and keep

@@ -53,9 +53,9 @@ DEFAULT_LANDMARKS = 700
 # P@10 0.868 vs Procrustes' 0.863, where the scale 1 gave 0.853; the digits halves MRR
 # 0.347 vs 0.328); 2 and 3 drop the synthetic R@1 below CCA's, 6 and 8 the digits-views
 # P@10 and the synthetic transfer, 0.5 and 1 the digits-views P@10 (0.5 the synthetic
-# transfer and several wine cells too).  The synthetic R@1
-# margin is thin (0.191 vs 0.188).  A standalone rbf map keeps scale 1: it must carry the
-# global geometry itself (digits-views MRR 0.991 at 1 vs 0.924 at 4).
+# transfer and several wine cells too).  The synthetic R@1 margin is thin (0.191 vs
+# 0.188).  A standalone rbf map keeps scale 1: it must carry the global geometry itself
+# (digits-views MRR 0.991 at 1 vs 0.924 at 4).
 RESIDUAL_GAMMA_SCALE = 4.0
 
 
@@ -107,10 +107,13 @@ class NystroemMap:
         Chooses the landmark rows (uniformly, without replacement).
     eig_tol : float, default=1e-10
         Relative eigenvalue cutoff of ``K_LL`` (pseudo-inverse square root).
+    gamma_scale : float, default=1.0
+        rbf with ``gamma=None``: gamma = gamma_scale / mean squared distance
+        (:class:`ResidualMap` passes ``RESIDUAL_GAMMA_SCALE``).
     """
 
     def __init__(self, kernel="rbf", n_landmarks=None, gamma=None, degree=3, coef0=1.0, random_state=None,
-                 eig_tol=1e-10):
+                 eig_tol=1e-10, gamma_scale=1.0):
         self.kernel = kernel
         self.n_landmarks = n_landmarks
         self.gamma = gamma
@@ -118,9 +121,7 @@ class NystroemMap:
         self.coef0 = coef0
         self.random_state = random_state
         self.eig_tol = eig_tol
-
-    # rbf gamma=None: gamma_scale / mean squared distance (ResidualMap sets 4)
-    gamma_scale = 1.0
+        self.gamma_scale = gamma_scale
 
     @property
     def kind(self):
@@ -258,8 +259,8 @@ class ResidualMap:
 
     def _fit_nystroem(self, X, n_threads, backend):
         self.nystroem_ = NystroemMap("rbf", n_landmarks=self.n_landmarks, gamma=self.gamma,
-                                     random_state=self.random_state, eig_tol=self.eig_tol)
-        self.nystroem_.gamma_scale = RESIDUAL_GAMMA_SCALE
+                                     random_state=self.random_state, eig_tol=self.eig_tol,
+                                     gamma_scale=RESIDUAL_GAMMA_SCALE)
         self.n_features_in_ = int(X.shape[1])
         self.n_linear_ = self.n_features_in_
         return self.nystroem_

@@ -298,6 +298,18 @@ class StressCache:
             raise ValueError("Z's values are too small or too large for squared distances in the cache's dtype "
                              f"({self.dtype.name}); rescale Z (and D) towards magnitude 1")
 
+    def _evaluate(self, Zc, Zs, grad, backend, n_threads, block_cols, relative):
+        """The value (and the gradient into grad): on the cache's scale, or, when Zs is None
+        (that scale cannot hold Z), uncached on the kept X."""
+        if Zs is None:
+            self._fallback_possible()
+            return _run(self._X_centered, Zc, grad, self._backend if backend is None else backend,
+                        self._n_threads if n_threads is None else n_threads, None, block_cols, relative)
+        value = self._run(Zs, grad, backend, n_threads, block_cols, relative)
+        if grad is not None:
+            scale_back(grad, -self._exp)
+        return value
+
     def stress(self, Z, *, relative=False, backend=None, n_threads=None, block_cols=None):
         """Normalized stress of the cached X against Z, shape (n, k), as :func:`stress`
         (``relative`` too).
@@ -306,11 +318,7 @@ class StressCache:
         cache's.
         """
         Zc, Zs = self._check_z(Z)
-        if Zs is None:
-            self._fallback_possible()
-            return _run(self._X_centered, Zc, None, self._backend if backend is None else backend,
-                        self._n_threads if n_threads is None else n_threads, None, block_cols, relative)
-        return self._run(Zs, None, backend, n_threads, block_cols, relative)
+        return self._evaluate(Zc, Zs, None, backend, n_threads, block_cols, relative)
 
     def stress_and_grad(self, Z, *, relative=False, out=None, backend=None, n_threads=None, block_cols=None):
         """Stress and its gradient with respect to Z, as :func:`stress_and_grad`
@@ -321,12 +329,7 @@ class StressCache:
         Zc, Zs = self._check_z(Z)
         grad = check_out(out, Zc.shape, self.dtype)
         check_no_alias(grad, "out", ("Z", Z), ("cache", self._data))
-        if Zs is None:
-            self._fallback_possible()
-            return _run(self._X_centered, Zc, grad, self._backend if backend is None else backend,
-                        self._n_threads if n_threads is None else n_threads, None, block_cols, relative), grad
-        value = self._run(Zs, grad, backend, n_threads, block_cols, relative)
-        return value, scale_back(grad, -self._exp)
+        return self._evaluate(Zc, Zs, grad, backend, n_threads, block_cols, relative), grad
 
     def stress_and_grad_checked(self, Z, relative=False):
         """:meth:`stress_and_grad` for a Z its caller formed and checked: C-contiguous, of
@@ -335,8 +338,4 @@ class StressCache:
         centering or the scale check."""
         Zc, Zs = self._scaled(_center(Z))
         grad = np.empty(Zc.shape, dtype=self.dtype)
-        if Zs is None:
-            self._fallback_possible()
-            return _run(self._X_centered, Zc, grad, self._backend, self._n_threads, None, None, relative), grad
-        value = self._run(Zs, grad, None, None, None, relative)
-        return value, scale_back(grad, -self._exp)
+        return self._evaluate(Zc, Zs, grad, None, None, None, relative), grad
